@@ -1,0 +1,67 @@
+"""The single command-line entry point: ``cocu <command> [options]``.
+
+Each pipeline stage defines its commands in ``<stage>/commands.py`` with a
+``register(subparsers)`` function; every registered command sets ``func`` to a
+callable taking the parsed ``argparse.Namespace`` and returning an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from cocu import __version__
+from cocu.errors import CocuError
+
+COMMAND_MODULES = (
+    "cocu.data.commands",
+    "cocu.models.commands",
+    "cocu.curation.commands",
+    "cocu.train.commands",
+    "cocu.eval.commands",
+    "cocu.viz.commands",
+    "cocu.experiments.commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every stage's sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="cocu",
+        description="Language-supervised semantic segmentation: GroupViT + CoCu concept curation.",
+    )
+    parser.add_argument("--version", action="version", version=f"cocu {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen command; user errors exit 2 with a one-line message."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CocuError as exc:
+        print(f"cocu {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cocu {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

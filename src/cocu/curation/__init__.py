@@ -1,0 +1,1 @@
+"""Concept curation (CoCu): embed, index, expand, rank, sample."""

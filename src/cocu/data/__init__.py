@@ -1,0 +1,1 @@
+"""Data: the synthetic semantic-gap world, webdataset shards, vocabulary and concept extraction."""

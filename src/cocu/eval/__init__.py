@@ -1,0 +1,1 @@
+"""Evaluation: zero-shot segmentation, benchmark loaders and mmseg-identical metrics."""

@@ -1,0 +1,1 @@
+"""Experiments: the demo, the ablation and the N sweep."""

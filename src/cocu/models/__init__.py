@@ -1,0 +1,1 @@
+"""Models: GroupViT, the text transformer, losses, tokenizer, presets and checkpoint loading."""

@@ -1,0 +1,1 @@
+"""Training: the GroupViT training loop, prompt sources, checkpoints, distributed helpers."""

@@ -1,0 +1,1 @@
+"""Visualisation: masks, overlays, heatmaps and reports."""

@@ -1,0 +1,5 @@
+"""Shared pytest fixtures (tiny data made by the tests themselves)."""
+
+import torch
+
+torch.set_num_threads(2)
