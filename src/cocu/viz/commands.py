@@ -1,9 +1,176 @@
-"""CLI commands of the `viz` stage (registered by cocu.cli)."""
+"""CLI commands of the `viz` stage (registered by cocu.cli): ``cocu segment`` and ``cocu heatmap``."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
+
+from cocu.errors import CocuError
+
+
+def _load_model(path: str, device: str) -> Any:
+    from cocu.models.checkpoint import load_model
+    from cocu.utils.device import resolve_device
+
+    return load_model(path, map_location=resolve_device(device))
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return "n/a" if x != x else f"{x:+.4f}"
+
+
+# ----------------------------------------------------------------------------- segment
+
+
+def run_segment(args: argparse.Namespace) -> int:
+    from cocu.viz.images import load_image
+    from cocu.viz.segment import segment_image, write_segmentation
+
+    image = load_image(args.image)
+    model = _load_model(args.checkpoint, args.device)
+    protocol = None
+    if args.short_side:
+        from cocu.viz.segment import default_protocol
+
+        base = default_protocol(model)
+        protocol = base.with_(img_scale=(max(2048, 4 * args.short_side), args.short_side),
+                              crop=args.window or base.crop, stride=(args.window or base.crop) // 2)
+    result = segment_image(model, image, args.labels, args.background_threshold, protocol=protocol)
+    paths = write_segmentation(result, image, args.out, Path(args.image).stem, alpha=args.alpha)
+    fractions = result.fractions()
+    print(f"{'label':<20} {'id':>3} {'pixels':>7} {'image score':>11}")
+    for k, name in enumerate(result.labels):
+        score = result.scores.get(name)
+        print(f"{name:<20} {k:>3} {fractions[name]:>7.1%} {_fmt(score):>11}")
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- heatmap
+
+
+def _with_synonyms(specs: list, vocab_arg: str | None, use_vocab: bool) -> list:
+    """Fill in synonyms from a vocabulary for concepts written without ``|`` synonyms."""
+    if not use_vocab:
+        return specs
+    from cocu.data.vocab import Vocabulary
+
+    vocab = Vocabulary.from_file(vocab_arg) if vocab_arg else Vocabulary.default()
+    for spec in specs:
+        if spec.synonyms:
+            continue
+        try:
+            names = vocab.synonyms(vocab.index(spec.name))
+        except CocuError:
+            continue
+        spec.synonyms = [n for n in names if n.lower() != spec.name.lower()]
+    return specs
+
+
+def _mask_classes(text: str | None, n: int) -> list[int | None]:
+    if text is None:
+        return [None] * n
+    try:
+        ids = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise CocuError(f"--mask-class must be an id or one id per concept, got {text!r}") from None
+    if len(ids) == 1:
+        return ids * n
+    if len(ids) != n:
+        raise CocuError(f"--mask-class has {len(ids)} ids for {n} concepts (give one, or one each)")
+    return ids
+
+
+def run_heatmap(args: argparse.Namespace) -> int:
+    from cocu.utils.io import write_json
+    from cocu.viz.heatmap import compare_heatmaps, parse_concepts
+    from cocu.viz.images import load_image, load_mask
+    from cocu.viz.plots import render_heatmaps
+
+    specs = _with_synonyms(parse_concepts(args.concepts), args.vocab, not args.no_synonyms)
+    if (args.mask is None) != (args.mask_class is None):
+        raise CocuError("--mask and --mask-class go together")
+    for spec, cid in zip(specs, _mask_classes(args.mask_class, len(specs))):
+        spec.mask_class = cid
+    image = load_image(args.image)
+    mask = load_mask(args.mask) if args.mask else None
+    if mask is not None:
+        for spec in specs:
+            if not (mask == spec.mask_class).any():
+                raise CocuError(f"mask {args.mask} has no pixel of class {spec.mask_class}")
+    names = [args.name or Path(args.checkpoint).stem]
+    paths = [args.checkpoint]
+    if args.compare:
+        names.append(args.compare_name or Path(args.compare).stem)
+        paths.append(args.compare)
+    if len(set(names)) < len(names):
+        names = [f"{n} ({k + 1})" for k, n in enumerate(names)]
+    models = {n: _load_model(p, args.device) for n, p in zip(names, paths)}
+    result = compare_heatmaps(models, image, specs, mask, input_size=args.input_size)
+    out = Path(args.out)
+    render_heatmaps(image, result.maps, result.concepts, out, scale=args.scale,
+                    title=f"{Path(args.image).name}: concept activation maps")
+    rows = [s.as_row() for s in result.scores]
+    write_json(out.with_suffix(".json"), {"image": str(args.image), "mask": args.mask,
+                                          "checkpoints": dict(zip(names, paths)), "scores": rows})
+    print("region = mean activation on the concept's mask region minus elsewhere (cosine units); "
+          "syn r = mean pairwise Pearson r of the synonyms' maps; other r = mean r with the other "
+          "concepts' maps (the level syn r should beat)")
+    print(f"{'checkpoint':<20} {'concept':<16} {'region':>9} {'syn r':>9} {'other r':>9}  synonyms used")
+    for s in result.scores:
+        print(f"{s.checkpoint:<20} {s.concept:<16} {_fmt(s.region_contrast):>9} "
+              f"{_fmt(s.synonym_consistency):>9} {_fmt(s.other_consistency):>9}  "
+              f"{', '.join(s.synonyms) or '-'}")
+    print(f"figure: {out}\nscores: {out.with_suffix('.json')}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- registration
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this stage's sub-commands to ``sub``."""
+    """Add ``segment`` and ``heatmap`` to ``sub``."""
+    p = sub.add_parser("segment", help="segment an image into label words: mask PNG + overlay PNG",
+                       description="Zero-shot segmentation of IMAGE into the given label words. "
+                       "Writes OUT/<stem>_mask.png (palette PNG: 0 = background, k = k-th label), "
+                       "OUT/<stem>_overlay.png (with a legend) and OUT/<stem>_segment.json.")
+    p.add_argument("image", help="image file (any size)")
+    p.add_argument("--checkpoint", required=True, help="model checkpoint (.pt/.safetensors/official .pth) or preset name")
+    p.add_argument("--labels", required=True, help='comma-separated label words, e.g. "cat, sofa, floor"')
+    p.add_argument("--background-threshold", type=float, default=None, metavar="T",
+                   help="pixels whose best class score is under T become background (e.g. 0.95 as for VOC)")
+    p.add_argument("--out", default="segment_out", help="output folder (default: segment_out)")
+    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the mask colours")
+    p.add_argument("--short-side", type=int, default=None,
+                   help="resize the image's short side to this before the sliding window (default: by model size)")
+    p.add_argument("--window", type=int, default=None, help="sliding window size (with --short-side; default: the short side)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
+    p.set_defaults(func=run_segment)
+
+    h = sub.add_parser("heatmap", help="concept activation maps of an image, for one or two checkpoints",
+                       description="Per-concept activation maps (the similarity of each pixel's group "
+                       "to the concept's text embedding) over IMAGE, side by side for two checkpoints, "
+                       "with two scores per concept: region contrast (needs --mask/--mask-class) and "
+                       "synonym consistency (synonyms from the vocabulary, or written as dog|puppy|kuvasz).")
+    h.add_argument("image", help="image file")
+    h.add_argument("--checkpoint", required=True, help="first checkpoint (or preset name)")
+    h.add_argument("--compare", default=None, help="second checkpoint to show beside the first")
+    h.add_argument("--name", default=None, help="row label of --checkpoint (default: file stem)")
+    h.add_argument("--compare-name", default=None, help="row label of --compare (default: file stem)")
+    h.add_argument("--concepts", required=True,
+                   help='comma-separated concepts, e.g. "dog, kuvasz, grass"; "dog|puppy" gives synonyms explicitly')
+    h.add_argument("--mask", default=None, help="label mask PNG of the image (palette or greyscale ids)")
+    h.add_argument("--mask-class", default=None, metavar="ID",
+                   help="class id of the concepts' true region in --mask: one id for all, or one per concept (3,3,12)")
+    h.add_argument("--vocab", default=None, help="vocabulary file for synonyms (default: the packaged vocabulary)")
+    h.add_argument("--no-synonyms", action="store_true", help="do not look synonyms up in a vocabulary")
+    h.add_argument("--scale", choices=("map", "row", "global"), default="map",
+                   help="colour limits per map (default), per checkpoint, or one for all")
+    h.add_argument("--input-size", type=int, default=None, help="model input short side (default: its training size)")
+    h.add_argument("--out", default="heatmap.png", help="figure path (scores go to the same name .json)")
+    h.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
+    h.set_defaults(func=run_heatmap)
