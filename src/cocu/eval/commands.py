@@ -3,7 +3,91 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from cocu.errors import CocuError
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from cocu.eval.datasets import BENCHMARKS, get_benchmark
+    from cocu.eval.datasets.synthetic import load_synthetic
+    from cocu.eval.evaluate import evaluate
+    from cocu.eval.metrics import format_table
+    from cocu.eval.protocol import get_protocol, tcl_style
+    from cocu.models.checkpoint import load_model
+    from cocu.utils.device import resolve_device
+    from cocu.utils.io import write_json
+
+    if args.benchmark_dir:
+        bench = (get_benchmark(args.benchmark, args.benchmark_dir) if args.benchmark
+                 else load_synthetic(args.benchmark_dir))
+    elif args.benchmark and args.data_root:
+        bench = get_benchmark(args.benchmark, args.data_root)
+    else:
+        raise CocuError("give --benchmark NAME --data-root DIR, or --benchmark-dir DIR "
+                        f"(benchmarks: {', '.join(BENCHMARKS)})")
+    protocol = get_protocol(bench.protocol)
+    if args.templates == "tcl":
+        protocol = tcl_style(protocol, pamr=args.pamr)
+    protocol = protocol.with_(bg_thresh=args.threshold, pamr=True if args.pamr else None,
+                              mode=args.mode, crop=args.crop, stride=args.stride)
+    if args.short_side is not None:
+        protocol = protocol.with_(img_scale=(max(2048, args.short_side), args.short_side))
+    device = resolve_device(args.device)
+    model = load_model(args.checkpoint, map_location=device)
+    result = evaluate(model, bench, protocol=protocol, subset=args.subset, device=device,
+                      window_batch=args.window_batch)
+    result["checkpoint"] = str(args.checkpoint)
+    print(format_table(result, bench.classes))
+    print(f"{bench.name}: mIoU {result['mIoU']:.2f}  mAcc {result['mAcc']:.2f}  "
+          f"aAcc {result['aAcc']:.2f}  ({result['num_images']} images, "
+          f"{result['images_per_s']} img/s on {result['device']})")
+    if args.out:
+        write_json(args.out, _json_safe(result))
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _json_safe(obj):
+    """NaN → None so the JSON is standard."""
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this stage's sub-commands to ``sub``."""
+    p = sub.add_parser(
+        "eval", help="zero-shot segmentation mIoU of a checkpoint on a benchmark",
+        description="Segment every image of a benchmark with a GroupViT checkpoint (ours or the "
+                    "official .pth) using the GroupViT/CoCu test protocol of that benchmark, and "
+                    "report mIoU, mAcc, aAcc and per-class IoU exactly as mmsegmentation 0.18 does. "
+                    "Real benchmarks: voc, context, coco_object, imagenet_s50, imagenet_s300, "
+                    "cityscapes, ade20k, coco_stuff (also context59); synthetic splits from "
+                    "`cocu synth` via --benchmark-dir. See docs/DATASETS.md for the layouts.")
+    p.add_argument("--checkpoint", required=True,
+                   help="our .safetensors/.pt, an official GroupViT .pth, or a preset name")
+    p.add_argument("--benchmark", help="benchmark name (voc, context, coco_object, imagenet_s50, "
+                   "imagenet_s300, cityscapes, ade20k, coco_stuff, context59, voc_like, ade_like)")
+    p.add_argument("--data-root", type=Path, help="folder holding the benchmark's standard layout")
+    p.add_argument("--benchmark-dir", type=Path,
+                   help="a synthetic benchmark folder written by `cocu synth` (layout auto-detected)")
+    p.add_argument("--subset", type=int, help="evaluate only the first N images")
+    p.add_argument("--out", type=Path, help="write the results as JSON here")
+    p.add_argument("--threshold", type=float,
+                   help="background threshold (object-only benchmarks; default: the preset's)")
+    p.add_argument("--templates", choices=("groupvit", "tcl"), default="groupvit",
+                   help="prompt templates: GroupViT's 'a photo of a {}.' or TCL's 9 (default groupvit)")
+    p.add_argument("--pamr", action="store_true", help="refine window scores with PAMR (TCL style)")
+    p.add_argument("--mode", choices=("slide", "whole"), help="override the inference mode")
+    p.add_argument("--crop", type=int, help="override the sliding-window size")
+    p.add_argument("--stride", type=int, help="override the sliding-window stride")
+    p.add_argument("--short-side", type=int, help="override the test-time resize (short side)")
+    p.add_argument("--window-batch", type=int, default=16,
+                   help="windows per forward pass (default 16)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 … (default auto)")
+    p.set_defaults(func=_eval)

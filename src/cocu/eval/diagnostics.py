@@ -1,0 +1,169 @@
+"""Diagnostics on the synthetic world, where every image's true classes and masks are known.
+
+Beside mIoU these separate the two things a GroupViT must learn (DESIGN §5):
+*grouping* (do the final groups follow the true regions?) and *naming* (does each group
+get the right class?). Reported per split (IoUs in percent, like mmseg's printed mIoU):
+
+- ``miou``, ``object_miou``, ``stuff_miou``: zero-shot IoU (the standard path), overall and
+  over object / stuff classes;
+- ``chance_miou``: mIoU of uniformly random labels on the same split (a floor to compare with);
+- ``grouping_miou``: IoU after labelling every final group with the majority true class of its
+  pixels (perfect naming: measures grouping alone);
+- ``naming_accuracy``: fraction of labelled pixels whose group's predicted class equals that
+  group's majority true class;
+- ``groups_in_use``: distinct final groups that win at least one pixel, mean over images;
+- ``image_recall``: fraction of present classes ranked within the image's top-k classes by the
+  pooled image embedding (k = number of classes present), also split into often- and
+  rarely-captioned classes (``naming_rates`` from ``world.json``, threshold 0.5).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cocu.eval.datasets.base import SegBenchmark
+from cocu.eval.metrics import IoUAccumulator
+from cocu.eval.protocol import get_protocol
+from cocu.eval.segmenter import ZeroShotSegmenter, group_maps, window_logits
+from cocu.eval.transforms import normalize, resize_uint8
+from cocu.utils.progress import progress
+
+
+def naming_rates(world_json: str | Path) -> dict[str, float]:
+    """Per-class probability that a gap caption names the class (from ``world.json``)."""
+    stats = json.loads(Path(world_json).read_text())["caption_stats"]["per_class"]
+    return {name: float(v["named_rate"]) for name, v in stats.items() if v.get("named_rate") is not None}
+
+
+def class_kinds(world_json: str | Path) -> dict[str, str]:
+    """Class name → ``object`` or ``stuff`` (from ``world.json``)."""
+    return {c["name"]: c["kind"] for c in json.loads(Path(world_json).read_text())["classes"]}
+
+
+def majority_labels(groups: np.ndarray, label: np.ndarray, num_groups: int, num_classes: int,
+                    ignore_index: int = 255) -> np.ndarray:
+    """For each group id, the most frequent valid label among its pixels (−1 if it has none).
+
+    ``groups``, ``label``: int arrays of the same shape; labels outside [0, num_classes) ignored.
+    """
+    valid = (label != ignore_index) & (label >= 0) & (label < num_classes)
+    counts = np.zeros((num_groups, num_classes), dtype=np.int64)
+    np.add.at(counts, (groups[valid], label[valid]), 1)
+    return np.where(counts.sum(1) > 0, counts.argmax(1), -1)
+
+
+def recall_at_present(scores: np.ndarray, present: Sequence[int]) -> list[bool]:
+    """For each present class: is it ranked within the top-|present| of ``scores`` [C]?"""
+    k = len(present)
+    top = set(np.argsort(-scores, kind="stable")[:k].tolist())
+    return [c in top for c in present]
+
+
+def chance_miou(benchmark: SegBenchmark, seed: int = 0) -> float:
+    """mIoU of uniformly random labels over the benchmark's classes (same label handling)."""
+    rng = np.random.default_rng(seed)
+    acc = IoUAccumulator(benchmark.num_classes, benchmark.ignore_index, benchmark.reduce_zero_label)
+    for sample in benchmark.samples:
+        label = benchmark.load_label(sample)
+        acc.update(rng.integers(0, benchmark.num_classes, size=label.shape), label)
+    return float(acc.compute()["mIoU"])
+
+
+@torch.no_grad()
+def synthetic_diagnostics(model: Any, benchmark: SegBenchmark, world_json: str | Path, *,
+                          device: str | torch.device = "cpu", batch_size: int = 32,
+                          often_threshold: float = 0.5) -> dict[str, Any]:
+    """All diagnostics above for ``model`` on a synthetic split without background (ADE-like).
+
+    Images are segmented whole at their own size (the synthetic protocol), in batches.
+    """
+    if benchmark.background:
+        raise ValueError("synthetic_diagnostics expects a split without background (ade_like)")
+    model = model.to(device).eval()
+    classes = list(benchmark.classes)
+    n_cls = len(classes)
+    protocol = get_protocol("synthetic_ade")
+    seg = ZeroShotSegmenter(model, benchmark.prompt_classes, protocol.templates, None,
+                            protocol=protocol, device=device)
+    kinds = class_kinds(world_json)
+    rates = naming_rates(world_json)
+    zero_shot = IoUAccumulator(n_cls, benchmark.ignore_index, False, class_names=classes)
+    grouping = IoUAccumulator(n_cls, benchmark.ignore_index, False, class_names=classes)
+    named_right = named_total = 0
+    used_groups: list[int] = []
+    hits: dict[str, list[bool]] = {"all": [], "often": [], "rare": []}
+
+    samples = benchmark.samples
+    for start in progress(range(0, len(samples), batch_size), desc="diagnostics", unit="batch"):
+        chunk = samples[start:start + batch_size]
+        images = [benchmark.load_image(s) for s in chunk]
+        labels = [_reduce(benchmark, benchmark.load_label(s)) for s in chunk]
+        size = images[0].shape[:2]
+        x = torch.stack([normalize(resize_uint8(im, size).to(device), protocol.mean, protocol.std)
+                         for im in images])
+        out = model.encode_image(x, return_feat=True, return_attn=True)
+        maps = group_maps(out.attn_soft, getattr(out, "grid", None), size)  # [B, G, H, W]
+        logits = window_logits(out.image_x, out.image_feat, maps, seg.text, model.logit_scale,
+                               bg_thresh=None, topk=seg.topk)
+        preds = F.softmax(logits, dim=1).argmax(1).cpu().numpy()
+        groups = maps.argmax(1).cpu().numpy()
+        feat = F.normalize(out.image_feat.float(), dim=-1)
+        group_class = (feat @ seg.text.T).argmax(-1).cpu().numpy()  # [B, G] best class per group
+        image_scores = (F.normalize(out.image_x.float(), dim=-1) @ seg.text.T).cpu().numpy()
+        num_groups = maps.shape[1]
+        for b, label in enumerate(labels):
+            zero_shot.update(preds[b], label)
+            major = majority_labels(groups[b], label, num_groups, n_cls, benchmark.ignore_index)
+            grouping.update(np.where(major[groups[b]] >= 0, major[groups[b]], 255), label)
+            valid = (label != benchmark.ignore_index) & (major[groups[b]] >= 0)
+            named_right += int((group_class[b][groups[b]] == major[groups[b]])[valid].sum())
+            named_total += int(valid.sum())
+            used_groups.append(len(np.unique(groups[b])))
+            present = sorted(int(c) for c in np.unique(label) if 0 <= c < n_cls)
+            for c, hit in zip(present, recall_at_present(image_scores[b], present)):
+                hits["all"].append(hit)
+                hits["often" if rates.get(classes[c], 0.0) >= often_threshold else "rare"].append(hit)
+
+    zs = zero_shot.compute()
+    ious = {c: 100.0 * v for c, v in zip(classes, zs["per_class"]["IoU"])}
+
+    def kind_mean(kind: str) -> float:
+        vals = [v for c, v in ious.items() if kinds.get(c) == kind and not np.isnan(v)]
+        return float(np.mean(vals)) if vals else float("nan")
+
+    def mean(v: list[bool]) -> float:
+        return float(np.mean(v)) if v else float("nan")
+
+    return {
+        "miou": float(zs["mIoU"]),
+        "object_miou": kind_mean("object"),
+        "stuff_miou": kind_mean("stuff"),
+        "chance_miou": chance_miou(benchmark),
+        "grouping_miou": float(grouping.compute()["mIoU"]),
+        "naming_accuracy": named_right / max(named_total, 1),
+        "groups_in_use": float(np.mean(used_groups)) if used_groups else float("nan"),
+        "groups_total": int(num_groups) if samples else 0,
+        "image_recall": mean(hits["all"]),
+        "image_recall_often": mean(hits["often"]),
+        "image_recall_rare": mean(hits["rare"]),
+        "per_class_iou": ious,
+        "images": len(samples),
+    }
+
+
+def _reduce(benchmark: SegBenchmark, label: np.ndarray) -> np.ndarray:
+    """Apply ``reduce_zero_label`` (0 → 255, others − 1) when the benchmark asks for it."""
+    label = label.astype(np.int64)
+    if not benchmark.reduce_zero_label:
+        return label
+    out = label - 1
+    out[label == 0] = 255
+    out[label == 255] = 255
+    return out

@@ -1,0 +1,100 @@
+"""Pictures for experiment reports: example segmentations and concept heatmaps per model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from cocu.eval.datasets.base import SegBenchmark
+from cocu.eval.protocol import get_protocol
+from cocu.eval.segmenter import ZeroShotSegmenter
+from cocu.utils.io import atomic_path
+from cocu.viz.heatmap import ConceptSpec, compare_heatmaps
+from cocu.viz.masks import overlay
+from cocu.viz.plots import render_heatmaps
+
+
+def _cell(image: np.ndarray, mask: np.ndarray, scale: int) -> np.ndarray:
+    """Mask overlay without legend, enlarged ``scale`` × with nearest-neighbour pixels."""
+    over = overlay(image, mask, alpha=0.55, legend=False)
+    h, w = over.shape[:2]
+    return np.asarray(Image.fromarray(over).resize((w * scale, h * scale), Image.NEAREST))
+
+
+def segmentation_grid(models: Mapping[str, torch.nn.Module], bench: SegBenchmark, indices: list[int],
+                      path: str | Path, scale: int = 3) -> Path:
+    """One row per image: the image, the ground truth, then every model's prediction.
+
+    ``bench`` must be a split without background whose labels use ``reduce_zero_label``
+    (the ADE-like split); colours follow the class ids (palette of ``cocu.viz.palette``).
+    """
+    protocol = get_protocol("synthetic_ade")
+    segmenters = {name: ZeroShotSegmenter(m, bench.prompt_classes, protocol.templates, None,
+                                          protocol=protocol) for name, m in models.items()}
+    rows = []
+    for i in indices:
+        sample = bench.samples[i]
+        image = bench.load_image(sample)
+        label = bench.load_label(sample).astype(np.int64) - 1  # reduce_zero_label: 0 → ignore
+        label[label < 0] = 255
+        h, w = image.shape[:2]
+        big = np.asarray(Image.fromarray(image).resize((w * scale, h * scale), Image.NEAREST))
+        cells = [big, _cell(image, label, scale)]
+        cells += [_cell(image, seg.predict(image).numpy(), scale) for seg in segmenters.values()]
+        pad = np.full((h * scale, 4, 3), 255, np.uint8)
+        rows.append(np.concatenate([c for cell in cells for c in (cell, pad)][:-1], axis=1))
+    grid = np.concatenate([np.concatenate([r, np.full((4, r.shape[1], 3), 255, np.uint8)])
+                           for r in rows], axis=0)[:-4]
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(grid).save(tmp, format="PNG")
+    return path
+
+
+def pick_examples(bench: SegBenchmark, world_json: str | Path, n: int = 4) -> list[int]:
+    """Indices of validation images showing a rarely captioned object (the semantic gap)."""
+    stats = json.loads(Path(world_json).read_text())["caption_stats"]["per_class"]
+    rare = {i for i, c in enumerate(bench.classes)
+            if stats.get(c, {}).get("kind") == "object" and stats[c].get("named_rate", 1) < 0.6}
+    picked = []
+    for i, sample in enumerate(bench.samples):
+        present = set(np.unique(bench.load_label(sample)).tolist())
+        if any(c + 1 in present for c in rare):
+            picked.append(i)
+        if len(picked) == n:
+            break
+    return picked or list(range(min(n, len(bench))))
+
+
+def uncaptioned_heatmaps(models: Mapping[str, torch.nn.Module], bench: SegBenchmark,
+                         world_json: str | Path, vocab: Any, path: str | Path,
+                         index: int | None = None) -> dict[str, Any]:
+    """Heatmaps of the rarely captioned classes in one validation image, one row per model.
+
+    Concepts are the image's rarely named classes (object or stuff) with all their synonyms;
+    returns the figure path and the per-concept scores (region contrast, synonym consistency).
+    """
+    stats = json.loads(Path(world_json).read_text())["caption_stats"]["per_class"]
+    if index is None:
+        index = pick_examples(bench, world_json, 1)[0]
+    sample = bench.samples[index]
+    image = bench.load_image(sample)
+    raw = bench.load_label(sample)
+    present = [c for c in range(len(bench.classes)) if (raw == c + 1).any()]
+    present.sort(key=lambda c: stats.get(bench.classes[c], {}).get("named_rate", 1.0))
+    specs = []
+    for c in present[:3]:
+        name = bench.classes[c]
+        synonyms = [s for s in vocab.synonyms(vocab.index(name)) if s != name]
+        specs.append(ConceptSpec(name, synonyms, mask_class=c + 1))
+    result = compare_heatmaps(dict(models), image, specs, mask=raw)
+    figure = render_heatmaps(result.image, result.maps, result.concepts, path,
+                             title="activation of rarely captioned concepts")
+    return {"path": str(figure), "index": index, "concepts": result.concepts,
+            "scores": [s.as_row() for s in result.scores]}

@@ -1,0 +1,245 @@
+"""The whole pipeline on the synthetic world, one cached step at a time.
+
+``SyntheticPipeline(root, budget)`` lays out::
+
+    root/world/            cocu synth (train shards, voc_like/, ade_like/, vocab.txt, world.json)
+    root/clip/clip.pt      the small CLIP trained on complete captions (the curator)
+    root/emb/              image + caption embeddings, img/text FAISS indexes
+    root/curation/<key>/   curation sidecars per (expansion, ranking, N)
+    root/runs/<regime>-s<seed>/   GroupViT training runs
+    root/evals/<regime>-s<seed>.json  evaluation of a run on both synthetic splits
+
+Every step returns at once when its output already exists, so an interrupted experiment
+resumes where it stopped (training runs resume from their last checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from cocu.errors import CocuError
+from cocu.experiments.regimes import Regime
+from cocu.utils.io import write_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much data and compute one experiment spends (per trained model)."""
+
+    num_train: int = 20000       # synthetic training images
+    num_val: int = 300           # synthetic validation images (both splits)
+    train_samples: int = 24000   # images seen per GroupViT training run
+    clip_steps: int = 500        # small-CLIP training steps
+    batch_size: int = 64
+    multi_label: int = 3         # K prompts per image
+    workers: int = 2             # data-loading processes
+
+    def scaled(self, factor: float) -> Budget:
+        """The same budget with ``factor`` × the training samples."""
+        return replace(self, train_samples=int(self.train_samples * factor))
+
+
+BUDGETS: dict[str, Budget] = {
+    # fits `make demo` (3 models + curation) in about 20 minutes on 2 CPU cores
+    "demo": Budget(),
+    # about an hour per model on 2 CPU cores
+    "experiment": Budget(num_train=40000, num_val=500, train_samples=320000, clip_steps=1500),
+    # a few seconds per step: tests and smoke runs
+    "smoke": Budget(num_train=256, num_val=16, train_samples=128, clip_steps=10, batch_size=16,
+                    workers=0),
+}
+
+
+def get_budget(name: str) -> Budget:
+    try:
+        return BUDGETS[name]
+    except KeyError:
+        raise CocuError(f"unknown budget {name!r}; known: {', '.join(BUDGETS)}") from None
+
+
+class SyntheticPipeline:
+    """Cached steps from synthetic world to evaluated GroupViT runs (see module docstring)."""
+
+    def __init__(self, root: str | Path, budget: Budget, *, world_seed: int = 0,
+                 device: str = "auto", amp: str = "none") -> None:
+        self.root = Path(root)
+        self.budget = budget
+        self.world_seed = world_seed
+        self.device = device
+        self.amp = amp
+        self.timings: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def world_dir(self) -> Path:
+        return self.root / "world"
+
+    @property
+    def shards(self) -> str:
+        return str(self.world_dir / "train")
+
+    @property
+    def vocab_path(self) -> Path:
+        return self.world_dir / "vocab.txt"
+
+    @property
+    def clip_path(self) -> Path:
+        return self.root / "clip" / "clip.pt"
+
+    @property
+    def emb_dir(self) -> Path:
+        return self.root / "emb"
+
+    def index_path(self, modality: str) -> Path:
+        return self.emb_dir / f"index_{modality}.faiss"
+
+    def curation_dir(self, regime: Regime) -> Path:
+        return self.root / "curation" / regime.curation_key
+
+    def run_dir(self, regime: Regime, seed: int) -> Path:
+        return self.root / "runs" / f"{regime.run_key}-s{seed}"
+
+    def eval_path(self, regime: Regime, seed: int) -> Path:
+        return self.root / "evals" / f"{regime.run_key}-s{seed}.json"
+
+    def _timed(self, name: str, start: float) -> None:
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+
+    def vocab(self):
+        from cocu.data.vocab import Vocabulary
+
+        return Vocabulary.from_file(self.vocab_path)
+
+    # ------------------------------------------------------------------ steps
+    def world(self) -> Path:
+        """The synthetic world (``cocu synth``)."""
+        if (self.world_dir / "world.json").exists():
+            return self.world_dir
+        from cocu.data.synth import generate_world
+
+        start = time.perf_counter()
+        log.info("synthesising %d training images", self.budget.num_train)
+        generate_world(self.world_dir, seed=self.world_seed, num_train=self.budget.num_train,
+                       num_val=self.budget.num_val, workers=max(1, self.budget.workers),
+                       overwrite=True)
+        self._timed("synth", start)
+        return self.world_dir
+
+    def clip(self) -> Path:
+        """The small CLIP that stands in for web-scale CLIP (trained on complete captions)."""
+        if self.clip_path.exists():
+            return self.clip_path
+        from cocu.curation.clip_small import train_clip
+        from cocu.data.shards import list_shards
+
+        self.world()
+        start = time.perf_counter()
+        log.info("training the small CLIP (%d steps)", self.budget.clip_steps)
+        result = train_clip(list_shards(self.shards), self.clip_path, steps=self.budget.clip_steps,
+                            seed=self.world_seed)
+        write_json(self.clip_path.with_suffix(".json"),
+                   {"steps": result.steps, "seconds": result.seconds, "loss": result.loss,
+                    "eval": result.eval})
+        self._timed("clip", start)
+        return self.clip_path
+
+    def embeddings(self) -> Path:
+        """Image and caption embeddings of the training shards, and both FAISS indexes."""
+        done = all(self.index_path(m).exists() for m in ("img", "text"))
+        if done:
+            return self.emb_dir
+        from cocu.curation.clip_small import load_clip
+        from cocu.curation.embed import embed_shards
+        from cocu.curation.index import build_index
+        from cocu.data.shards import list_shards
+
+        self.clip()
+        start = time.perf_counter()
+        encoder = load_clip(str(self.clip_path))
+        embed_shards(list_shards(self.shards), self.emb_dir, encoder, captions=True, vocab=self.vocab())
+        for modality in ("img", "text"):
+            build_index(self.emb_dir, self.index_path(modality), modality=modality, factory="Flat")
+        self._timed("embed+index", start)
+        return self.emb_dir
+
+    def curation(self, regime: Regime) -> Path:
+        """Curation sidecars for ``regime``'s expansion, ranking and N (clusters included)."""
+        out = self.curation_dir(regime)
+        if (out / "manifest.json").exists() and (out / "done.json").exists():
+            return out
+        from cocu.curation.clip_small import load_clip
+        from cocu.curation.curate import CurateSettings, curate
+
+        self.embeddings()
+        start = time.perf_counter()
+        settings = CurateSettings(expansion=regime.expansion or "vision",
+                                  ranking=regime.ranking or "t2v",
+                                  neighbours=regime.neighbours, clusters=True)
+        modality = "img" if settings.expansion == "vision" else "text"
+        curate(self.emb_dir, self.index_path(modality), out, self.vocab(), settings,
+               encoder=load_clip(str(self.clip_path)))
+        write_json(out / "done.json", asdict(settings))
+        self._timed(f"curate {regime.curation_key}", start)
+        return out
+
+    def train(self, regime: Regime, seed: int) -> Path:
+        """Train GroupViT with ``regime``'s prompts (resumes an interrupted run)."""
+        run = self.run_dir(regime, seed)
+        if (run / "summary.json").exists():
+            return run
+        from cocu.train.config import make_config
+        from cocu.train.loop import train
+
+        self.world()
+        curation = str(self.curation(regime)) if regime.curated else None
+        start = time.perf_counter()
+        b = self.budget
+        cfg = make_config(
+            "tiny", shards=self.shards, out=str(run), prompts=regime.prompts, curation=curation,
+            sampling=regime.sampling, vocab=str(self.vocab_path), multi_label=b.multi_label,
+            batch_size=b.batch_size, samples=b.train_samples, seed=seed, workers=b.workers,
+            device=self.device, amp=self.amp, resume="auto")
+        log.info("training %s (seed %d, %d samples)", regime.name, seed, b.train_samples)
+        train(cfg)
+        self._timed(f"train {regime.run_key}-s{seed}", start)
+        return run
+
+    def evaluate(self, regime: Regime, seed: int) -> dict[str, Any]:
+        """Zero-shot mIoU on both synthetic splits plus the synthetic diagnostics."""
+        path = self.eval_path(regime, seed)
+        if path.exists():
+            return json.loads(path.read_text())
+        from cocu.eval.datasets import get_benchmark
+        from cocu.eval.diagnostics import synthetic_diagnostics
+        from cocu.eval.evaluate import evaluate
+        from cocu.models.checkpoint import load_model
+
+        run = self.train(regime, seed)
+        start = time.perf_counter()
+        model = load_model(run / "checkpoints" / "last.pt")
+        voc = evaluate(model, get_benchmark("voc_like", self.world_dir), show_progress=False)
+        ade = get_benchmark("ade_like", self.world_dir)
+        diag = synthetic_diagnostics(model, ade, self.world_dir / "world.json")
+        result = {
+            "regime": regime.name, "run_key": regime.run_key, "seed": seed,
+            "neighbours": regime.neighbours if regime.curated else None,
+            "voc_like": {"mIoU": voc["mIoU"], "mAcc": voc["mAcc"], "aAcc": voc["aAcc"],
+                         "per_class": voc["per_class"]},
+            "ade_like": diag,
+            "train": json.loads((run / "summary.json").read_text()),
+        }
+        write_json(path, result)
+        self._timed(f"eval {regime.run_key}-s{seed}", start)
+        return result
+
+    def run_all(self, regimes: list[Regime], seeds: list[int]) -> list[dict[str, Any]]:
+        """Train and evaluate every regime × seed (cached); returns the evaluation records."""
+        self.world()
+        return [self.evaluate(r, s) for s in seeds for r in regimes]

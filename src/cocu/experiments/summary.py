@@ -1,0 +1,114 @@
+"""Tables from evaluation records: mean ± std over seeds and the share of the gap closed."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cocu.utils.io import atomic_open, write_json
+
+# (column, path into an evaluation record, description)
+METRICS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("voc mIoU", ("voc_like", "mIoU"), "VOC-like split: objects + background (threshold)"),
+    ("ade mIoU", ("ade_like", "miou"), "ADE-like split: objects + stuff, all classes"),
+    ("object IoU", ("ade_like", "object_miou"), "ADE-like, mean over object classes"),
+    ("stuff IoU", ("ade_like", "stuff_miou"), "ADE-like, mean over stuff classes"),
+    ("grouping IoU", ("ade_like", "grouping_miou"), "groups labelled by their majority class"),
+    ("naming acc", ("ade_like", "naming_accuracy"), "pixels whose group is named right"),
+    ("groups used", ("ade_like", "groups_in_use"), "final groups winning ≥ 1 pixel"),
+    ("recall", ("ade_like", "image_recall"), "image level: present class in top-k"),
+    ("recall often", ("ade_like", "image_recall_often"), "… classes captions usually name"),
+    ("recall rare", ("ade_like", "image_recall_rare"), "… classes captions rarely name"),
+)
+
+
+def _get(record: dict[str, Any], path: Sequence[str]) -> float:
+    value: Any = record
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return float(value) if value is not None else float("nan")
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value), ignoring NaNs."""
+    arr = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
+    if arr.size == 0:
+        return float("nan"), float("nan")
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def gap_closed(value: float, baseline: float, oracle: float) -> float:
+    """Share of the baseline → oracle gap that ``value`` closes (NaN when the oracle is not above)."""
+    if any(math.isnan(v) for v in (value, baseline, oracle)) or oracle <= baseline:
+        return float("nan")
+    return (value - baseline) / (oracle - baseline)
+
+
+def aggregate(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per regime (run_key, first-seen order): mean/std of every metric over seeds,
+    plus the share of the baseline → oracle gap closed on both splits' mIoU."""
+    order: list[str] = []
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        if r["run_key"] not in by_key:
+            order.append(r["run_key"])
+            by_key[r["run_key"]] = []
+        by_key[r["run_key"]].append(r)
+    rows = []
+    for key in order:
+        recs = by_key[key]
+        row: dict[str, Any] = {"model": recs[0]["regime"], "N": recs[0].get("neighbours"),
+                               "seeds": len(recs)}
+        for col, path, _ in METRICS:
+            row[col], row[col + " std"] = mean_std([_get(r, path) for r in recs])
+        rows.append(row)
+    base = next((r for r in rows if r["model"] == "baseline"), None)
+    oracle = next((r for r in rows if r["model"] == "oracle"), None)
+    for row in rows:
+        for col in ("voc mIoU", "ade mIoU"):
+            row[f"gap closed ({col.split()[0]})"] = (
+                gap_closed(row[col], base[col], oracle[col]) if base and oracle else float("nan"))
+    return rows
+
+
+def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[dict[str, str]]:
+    """Rows as display strings: ``mean ± std`` where a std exists, gap shares as percentages."""
+    out = []
+    for row in rows:
+        disp: dict[str, str] = {}
+        for col in columns:
+            v = row.get(col)
+            if col.startswith("gap closed"):
+                disp[col] = "—" if v is None or math.isnan(v) else f"{100 * v:.0f} %"
+            elif isinstance(v, float):
+                std = row.get(col + " std")
+                digits = 1 if ("IoU" in col or "mIoU" in col or "groups" in col) else 2
+                disp[col] = ("—" if math.isnan(v) else
+                             f"{v:.{digits}f}" + (f" ± {std:.{digits}f}" if std and row["seeds"] > 1 else ""))
+            else:
+                disp[col] = "—" if v is None else str(v)
+        out.append(disp)
+    return out
+
+
+def markdown_table(rows: Sequence[dict[str, str]], columns: Sequence[str]) -> str:
+    """A GitHub-markdown table of display rows."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(r[c] for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_tables(rows: Sequence[dict[str, Any]], out_dir: str | Path, name: str) -> dict[str, Path]:
+    """``name``.json (raw numbers) and ``name``.csv (one line per model) in ``out_dir``."""
+    out = Path(out_dir)
+    write_json(out / f"{name}.json", list(rows))
+    with atomic_open(out / f"{name}.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else [])
+        writer.writeheader()
+        writer.writerows(rows)
+    return {"json": out / f"{name}.json", "csv": out / f"{name}.csv"}
