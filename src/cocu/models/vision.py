@@ -1,0 +1,390 @@
+"""The GroupViT image encoder (module names and semantics of NVlabs/GroupViT ``models/group_vit.py``).
+
+Shapes: B batch, L image tokens, S group tokens, C channels, nh heads.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+import torch.utils.checkpoint as torch_checkpoint
+from torch import nn
+from torch.nn.init import trunc_normal_  # same as timm's: N(0, std) cut at ±2 (absolute)
+
+from cocu.models.assignment import assign
+from cocu.models.config import GroupViTConfig
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: zero a sample's residual branch with probability p, rescale the rest by 1/(1-p)."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        scale = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep).div_(keep)  # [B, 1, 1]
+        return x * scale
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Mlp(nn.Module):
+    """Linear → GELU → Linear (timm-style, optional dropout)."""
+
+    def __init__(self, in_features: int, hidden_features: int, out_features: int | None = None, drop: float = 0.0):
+        super().__init__()
+        self.fc1 = nn.Linear(in_features, hidden_features)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_features, out_features or in_features)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+class MixerMlp(Mlp):
+    """Mlp over the token axis: [B, S_in, C] → [B, S_out, C]."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
+def _split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """[B, N, C] → [B, nh, N, C/nh]."""
+    b, n, c = x.shape
+    return x.reshape(b, n, num_heads, c // num_heads).transpose(1, 2)
+
+
+def _merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """[B, nh, N, c] → [B, N, nh*c]."""
+    b, h, n, c = x.shape
+    return x.transpose(1, 2).reshape(b, n, h * c)
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, fused: bool,
+              dropout_p: float = 0.0) -> torch.Tensor:
+    """softmax(q kᵀ / √d) v for [B, nh, N, d] inputs; ``fused`` uses scaled_dot_product_attention."""
+    if fused:
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+    attn = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
+    attn = F.dropout(attn.softmax(dim=-1), p=dropout_p)
+    return attn @ v
+
+
+class Attention(nn.Module):
+    """Multi-head attention; fused ``qkv`` for self-attention blocks, separate q/k/v for cross-attention."""
+
+    def __init__(self, dim: int, num_heads: int, *, qkv_bias: bool = False, attn_drop: float = 0.0,
+                 proj_drop: float = 0.0, qkv_fuse: bool = False, fused: bool = True):
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv_fuse = qkv_fuse
+        self.fused = fused
+        if qkv_fuse:
+            self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        else:
+            self.q_proj = nn.Linear(dim, dim, bias=qkv_bias)
+            self.k_proj = nn.Linear(dim, dim, bias=qkv_bias)
+            self.v_proj = nn.Linear(dim, dim, bias=qkv_bias)
+        self.attn_drop = attn_drop
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor | None = None) -> torch.Tensor:
+        """query [B, N, C], key (= value) [B, S, C] or None for self-attention → [B, N, C]."""
+        if self.qkv_fuse:
+            b, n, c = query.shape
+            qkv = self.qkv(query).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv.unbind(0)
+        else:
+            key = query if key is None else key
+            q = _split_heads(self.q_proj(query), self.num_heads)
+            k = _split_heads(self.k_proj(key), self.num_heads)
+            v = _split_heads(self.v_proj(key), self.num_heads)
+        drop = self.attn_drop if self.training else 0.0
+        out = _merge_heads(attention(q, k, v, fused=self.fused, dropout_p=drop))
+        return self.proj_drop(self.proj(out))
+
+
+class AttnBlock(nn.Module):
+    """Pre-norm transformer block with fused-qkv self-attention."""
+
+    def __init__(self, dim: int, num_heads: int, *, mlp_ratio: float, qkv_bias: bool, drop: float,
+                 attn_drop: float, drop_path: float, fused: bool):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=drop,
+                              qkv_fuse=True, fused=fused)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop_path(self.attn(self.norm1(x)))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class CrossAttnBlock(nn.Module):
+    """Cross-attention block with post-norm (the only variant GroupViT's grouping block uses)."""
+
+    def __init__(self, dim: int, num_heads: int, *, mlp_ratio: float = 4.0, qkv_bias: bool = True, fused: bool = True):
+        super().__init__()
+        self.norm_post = nn.LayerNorm(dim)
+        self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, fused=fused)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        """query [B, S, C], key [B, L, C] → [B, S, C]."""
+        x = query + self.attn(query, key)
+        x = x + self.mlp(self.norm2(x))
+        return self.norm_post(x)
+
+
+class AssignAttention(nn.Module):
+    """Single-head assignment of image tokens to groups; the softmax runs over the group axis."""
+
+    def __init__(self, dim: int, *, qkv_bias: bool = True, hard: bool = True, gumbel: bool = True,
+                 gumbel_tau: float = 1.0, assign_eps: float = 1.0):
+        super().__init__()
+        self.scale = dim**-0.5
+        self.q_proj = nn.Linear(dim, dim, bias=qkv_bias)
+        self.k_proj = nn.Linear(dim, dim, bias=qkv_bias)
+        self.v_proj = nn.Linear(dim, dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.hard = hard
+        self.gumbel = gumbel
+        self.gumbel_tau = gumbel_tau
+        self.assign_eps = assign_eps
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor, *, return_attn: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """query (groups) [B, S, C], key (image tokens) [B, L, C].
+
+        Returns (out [B, S, C], hard [B, S, L] | None, soft [B, S, L] | None); the maps only when
+        ``return_attn``. ``hard`` is the assignment used (one-hot forward), ``soft`` the plain softmax.
+        """
+        q = self.q_proj(query)
+        k = self.k_proj(key)
+        v = self.v_proj(key)
+        raw = q @ k.transpose(-2, -1)
+        raw = raw.to(torch.promote_types(raw.dtype, torch.float32)) * self.scale  # [B, S, L], ≥ fp32
+        attn = assign(raw, dim=-2, hard=self.hard, gumbel=self.gumbel and self.training, tau=self.gumbel_tau)
+        hard_map = soft_map = None
+        if return_attn:
+            hard_map = attn
+            soft_map = raw.softmax(dim=-2)
+        weights = attn / (attn.sum(dim=-1, keepdim=True) + self.assign_eps)
+        out = weights.to(v.dtype) @ v
+        return self.proj(out), hard_map, soft_map
+
+
+class GroupingBlock(nn.Module):
+    """Merges image tokens into ``num_output_group`` segment tokens (stage output)."""
+
+    def __init__(self, *, dim: int, num_heads: int, num_group_token: int, num_output_group: int,
+                 mlp_ratio: tuple[float, float] = (0.5, 4.0), hard: bool = True, gumbel: bool = True,
+                 gumbel_tau: float = 1.0, assign_eps: float = 1.0, fused: bool = True):
+        super().__init__()
+        tokens_dim, channels_dim = int(mlp_ratio[0] * dim), int(mlp_ratio[1] * dim)
+        self.norm_tokens = nn.LayerNorm(dim)
+        self.mlp_inter = Mlp(num_group_token, tokens_dim, num_output_group)
+        self.norm_post_tokens = nn.LayerNorm(dim)
+        self.norm_x = nn.LayerNorm(dim)
+        self.pre_assign_attn = CrossAttnBlock(dim, num_heads, mlp_ratio=4.0, qkv_bias=True, fused=fused)
+        self.assign = AssignAttention(dim, qkv_bias=True, hard=hard, gumbel=gumbel, gumbel_tau=gumbel_tau,
+                                      assign_eps=assign_eps)
+        self.norm_new_x = nn.LayerNorm(dim)
+        self.mlp_channels = Mlp(dim, channels_dim, dim)
+
+    def forward(self, x: torch.Tensor, group_tokens: torch.Tensor, *, return_attn: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """x [B, L, C], group_tokens [B, S_in, C] → (new_x [B, S_out, C], hard, soft [B, S_out, L] | None)."""
+        group_tokens = self.norm_tokens(group_tokens)
+        x = self.norm_x(x)
+        projected = self.mlp_inter(group_tokens.transpose(1, 2)).transpose(1, 2)  # [B, S_out, C]
+        projected = self.norm_post_tokens(projected)
+        projected = self.pre_assign_attn(projected, x)
+        new_x, hard_map, soft_map = self.assign(projected, x, return_attn=return_attn)
+        new_x = new_x + projected
+        new_x = new_x + self.mlp_channels(self.norm_new_x(new_x))
+        return new_x, hard_map, soft_map
+
+
+@dataclass
+class StageOutput:
+    """One stage's outputs: tokens [B, L', C], its group tokens [B, S, C] | None, assignment maps."""
+
+    x: torch.Tensor
+    group_token: torch.Tensor | None
+    attn_hard: torch.Tensor | None
+    attn_soft: torch.Tensor | None
+
+
+class GroupingLayer(nn.Module):
+    """One GroupViT stage: transformer blocks over [image tokens; group tokens], then grouping."""
+
+    def __init__(self, *, dim: int, depth: int, num_heads: int, num_group_token: int, mlp_ratio: float,
+                 qkv_bias: bool, drop: float, attn_drop: float, drop_path: list[float],
+                 downsample: GroupingBlock | None, group_projector: nn.Module | None,
+                 use_checkpoint: bool = False, fused: bool = True):
+        super().__init__()
+        self.num_group_token = num_group_token
+        self.use_checkpoint = use_checkpoint
+        if num_group_token > 0:
+            self.group_token = nn.Parameter(torch.zeros(1, num_group_token, dim))
+            if group_projector is None:  # official: zero init only when projected from the previous stage
+                trunc_normal_(self.group_token, std=0.02)
+        else:
+            self.group_token = None
+        self.blocks = nn.ModuleList(
+            AttnBlock(dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop=drop, attn_drop=attn_drop,
+                      drop_path=drop_path[i], fused=fused)
+            for i in range(depth)
+        )
+        self.downsample = downsample
+        self.group_projector = group_projector
+
+    def forward(self, x: torch.Tensor, prev_group_token: torch.Tensor | None, *, return_attn: bool = False
+                ) -> StageOutput:
+        """x [B, L, C], prev_group_token [B, S_prev, C] | None."""
+        group_token = None
+        if self.group_token is not None:
+            group_token = self.group_token.expand(x.shape[0], -1, -1)
+            if self.group_projector is not None:
+                group_token = group_token + self.group_projector(prev_group_token)
+            cat_x = torch.cat([x, group_token], dim=1)
+        else:
+            cat_x = x
+        for blk in self.blocks:
+            if self.use_checkpoint and self.training and torch.is_grad_enabled():
+                cat_x = torch_checkpoint.checkpoint(blk, cat_x, use_reentrant=False)
+            else:
+                cat_x = blk(cat_x)
+        if self.group_token is not None:
+            x, group_token = cat_x[:, : -self.num_group_token], cat_x[:, -self.num_group_token:]
+        else:
+            x = cat_x
+        hard_map = soft_map = None
+        if self.downsample is not None:
+            x, hard_map, soft_map = self.downsample(x, group_token, return_attn=return_attn)
+        return StageOutput(x, group_token, hard_map, soft_map)
+
+
+class PatchEmbed(nn.Module):
+    """Non-overlapping patches: Conv2d(kernel = stride = patch) then LayerNorm."""
+
+    def __init__(self, patch_size: int, in_chans: int, embed_dim: int, norm: bool):
+        super().__init__()
+        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size)
+        self.norm = nn.LayerNorm(embed_dim) if norm else None
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """[B, 3, H, W] → ([B, h*w, C], (h, w)); works for any memory format."""
+        x = self.proj(x)
+        hw = (int(x.shape[2]), int(x.shape[3]))
+        x = x.flatten(2).transpose(1, 2)
+        if self.norm is not None:
+            x = self.norm(x)
+        return x, hw
+
+
+def interpolate_pos_encoding(pos_embed: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Bicubically resize a square [1, N, C] position embedding to an (h, w) grid → [1, h*w, C]."""
+    n, c = pos_embed.shape[1], pos_embed.shape[2]
+    side = int(math.sqrt(n))
+    if side * side == n and (h, w) == (side, side):
+        return pos_embed
+    grid = pos_embed.reshape(1, side, side, c).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(h, w), mode="bicubic", align_corners=False)
+    return grid.permute(0, 2, 3, 1).reshape(1, h * w, c)
+
+
+@dataclass
+class VisionOutput:
+    """Final group tokens after the last LayerNorm [B, G, C]; assignment maps per grouping stage."""
+
+    x: torch.Tensor
+    attn_hard: list[torch.Tensor]
+    attn_soft: list[torch.Tensor]
+    grid: tuple[int, int]
+
+
+class GroupViTVisionTransformer(nn.Module):
+    """Patch embedding, grouping stages and the final LayerNorm (``img_encoder`` of GroupViT)."""
+
+    def __init__(self, cfg: GroupViTConfig):
+        super().__init__()
+        dim = cfg.embed_dim
+        self.width = dim
+        self.num_layers = len(cfg.depths)
+        self.patch_embed = PatchEmbed(cfg.patch_size, cfg.in_chans, dim, cfg.patch_norm)
+        self.pos_embed = nn.Parameter(torch.zeros(1, cfg.grid_size**2, dim))
+        trunc_normal_(self.pos_embed, std=0.02)
+        self.pos_drop = nn.Dropout(cfg.drop_rate)
+        dpr = torch.linspace(0, cfg.drop_path_rate, sum(cfg.depths), device="cpu").tolist()
+        self.layers = nn.ModuleList()
+        for i in range(self.num_layers):
+            downsample = None
+            if i < self.num_layers - 1:
+                downsample = GroupingBlock(
+                    dim=dim, num_heads=cfg.num_heads[i], num_group_token=cfg.num_group_tokens[i],
+                    num_output_group=cfg.num_output_groups[i], hard=cfg.hard_assignment,
+                    gumbel=cfg.hard_assignment, gumbel_tau=cfg.gumbel_tau, assign_eps=cfg.assign_eps,
+                    fused=cfg.fused_attention)
+            group_projector = None
+            if i > 0 and cfg.num_group_tokens[i] > 0:
+                group_projector = nn.Sequential(
+                    nn.LayerNorm(dim), MixerMlp(cfg.num_group_tokens[i - 1], dim // 2, cfg.num_group_tokens[i]))
+            start = sum(cfg.depths[:i])
+            self.layers.append(GroupingLayer(
+                dim=dim, depth=cfg.depths[i], num_heads=cfg.num_heads[i], num_group_token=cfg.num_group_tokens[i],
+                mlp_ratio=cfg.mlp_ratio, qkv_bias=cfg.qkv_bias, drop=cfg.drop_rate, attn_drop=cfg.attn_drop_rate,
+                drop_path=dpr[start:start + cfg.depths[i]], downsample=downsample, group_projector=group_projector,
+                use_checkpoint=cfg.use_checkpoint, fused=cfg.fused_attention))
+        self.norm = nn.LayerNorm(dim)
+        self.apply(_init_weights)
+
+    def forward(self, images: torch.Tensor, *, return_attn: bool = False) -> VisionOutput:
+        """images [B, 3, H, W] → VisionOutput with x [B, G_final, C]."""
+        x, (h, w) = self.patch_embed(images)
+        x = self.pos_drop(x + interpolate_pos_encoding(self.pos_embed, h, w).to(x.dtype))
+        group_token = None
+        hard_maps: list[torch.Tensor] = []
+        soft_maps: list[torch.Tensor] = []
+        for layer in self.layers:
+            out = layer(x, group_token, return_attn=return_attn)
+            x, group_token = out.x, out.group_token
+            if out.attn_soft is not None:
+                hard_maps.append(out.attn_hard)
+                soft_maps.append(out.attn_soft)
+        return VisionOutput(self.norm(x), hard_maps, soft_maps, (h, w))
+
+    def set_fused_attention(self, fused: bool) -> None:
+        """Switch every attention between SDPA and the explicit softmax(q kᵀ/√d) v maths."""
+        for m in self.modules():
+            if isinstance(m, Attention):
+                m.fused = fused
+
+    def set_use_checkpoint(self, flag: bool) -> None:
+        for layer in self.layers:
+            layer.use_checkpoint = flag
+
+
+def _init_weights(m: nn.Module) -> None:
+    """Official init: truncated normal (std .02) Linear weights, zero biases, unit LayerNorm."""
+    if isinstance(m, nn.Linear):
+        trunc_normal_(m.weight, std=0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.LayerNorm):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
