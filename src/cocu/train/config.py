@@ -1,0 +1,150 @@
+"""Training configuration: one dataclass, JSON presets in ``configs/train/``, CLI overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cocu.errors import CocuError
+
+PROMPT_SOURCES = ("caption", "oracle", "curated")
+SAMPLINGS = ("plain", "cluster")
+AMP_MODES = ("bf16", "fp16", "none")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (saved inside every checkpoint).
+
+    Learning rates are given at the reference global batch ``lr_batch`` (4096 in the official
+    config) and scaled linearly by ``batch_size * world_size / lr_batch`` at run time, as the
+    official GroupViT code does.
+    ``batch_size`` is per process (per GPU), like the official config.
+    """
+
+    shards: str = ""
+    out: str = ""
+    model: str = "groupvit_tiny"
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    # text side: caption + K concept prompts
+    prompts: str = "caption"            # caption | oracle | curated
+    curation: str | None = None         # CURATION_DIR for prompts=curated
+    sampling: str = "plain"             # plain | cluster
+    vocab: str | None = None            # vocabulary file (default: the shipped one)
+    multi_label: int = 3                # K
+    image_size: int | None = None       # default: the model's image size
+    # optimisation (official gcc_yfcc_30e values, at batch 4096)
+    batch_size: int = 256
+    lr: float = 1.6e-3
+    lr_batch: int = 4096                # the global batch at which lr/warmup_lr/min_lr are given
+    no_decay_extra: bool = False        # also no weight decay on group tokens, pos-embeds, logit scales
+    warmup_lr: float = 4e-6
+    min_lr: float = 4e-5
+    weight_decay: float = 0.05
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    clip_grad: float = 5.0
+    epochs: float = 30.0
+    warmup_epochs: float = 2.0
+    epoch_samples: int | None = None    # samples per epoch; default: counted from the shards
+    samples: int | None = None          # total training samples (overrides epochs)
+    # reproducibility / system
+    seed: int = 0
+    workers: int = 2
+    shuffle_buffer: int = 1000
+    device: str = "auto"
+    amp: str = "none"                   # bf16 | fp16 | none
+    compile: bool = False
+    channels_last: bool = False
+    grad_cache_chunk: int | None = None  # gradient caching chunk size (None: off)
+    # checkpoints and logging
+    resume: str | None = None           # auto | PATH | None
+    save_every: int = 0                 # also checkpoint every N steps (0: only per epoch)
+    log_every: int = 10                 # host sync + TensorBoard/log.jsonl flush interval
+    max_steps: int | None = None        # stop early after this many steps (tests, debugging)
+
+    def validate(self) -> None:
+        """Raise CocuError for impossible settings."""
+        if not self.shards:
+            raise CocuError("no training shards given (--shards DIR)")
+        if not self.out:
+            raise CocuError("no run folder given (--out RUN_DIR)")
+        if self.prompts not in PROMPT_SOURCES:
+            raise CocuError(f"--prompts must be one of {PROMPT_SOURCES}, got {self.prompts!r}")
+        if self.prompts == "curated" and not self.curation:
+            raise CocuError("--prompts curated needs --curation DIR (a curation sidecar folder)")
+        if self.sampling not in SAMPLINGS:
+            raise CocuError(f"--sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
+        if self.amp not in AMP_MODES:
+            raise CocuError(f"--amp must be one of {AMP_MODES}, got {self.amp!r}")
+        for name in ("batch_size", "multi_label", "workers", "log_every", "save_every"):
+            if getattr(self, name) < (1 if name in ("batch_size", "log_every") else 0):
+                raise CocuError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.grad_cache_chunk is not None:
+            if self.grad_cache_chunk < 1 or self.batch_size % self.grad_cache_chunk:
+                raise CocuError(f"--grad-cache-chunk {self.grad_cache_chunk} must divide "
+                                f"--batch-size {self.batch_size}")
+        if self.samples is not None and self.samples < 1:
+            raise CocuError(f"--samples must be positive, got {self.samples}")
+        if self.epochs <= 0 and self.samples is None:
+            raise CocuError(f"--epochs must be positive, got {self.epochs}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (stored in checkpoints and the run folder)."""
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error (typos in presets)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise CocuError(f"unknown training config keys: {unknown}")
+        d = dict(d)
+        if "betas" in d:
+            d["betas"] = tuple(d["betas"])
+        return cls(**d)
+
+
+def presets_dir() -> Path:
+    """Where the JSON presets live (source tree or installed wheel)."""
+    here = Path(__file__).resolve()
+    for cand in (here.parents[3] / "configs" / "train", here.parents[1] / "configs" / "train"):
+        if cand.is_dir():
+            return cand
+    raise CocuError("training presets folder configs/train not found")
+
+
+def available_presets() -> list[str]:
+    """Names of the shipped presets."""
+    return sorted(p.stem for p in presets_dir().glob("*.json"))
+
+
+def load_preset(name_or_path: str) -> dict[str, Any]:
+    """Preset values as a dict: a shipped name (``tiny``) or a path to a JSON file."""
+    path = Path(name_or_path)
+    if not path.suffix == ".json":
+        path = presets_dir() / f"{name_or_path}.json"
+    if not path.is_file():
+        raise CocuError(f"training preset {name_or_path!r} not found "
+                        f"(shipped: {', '.join(available_presets())})")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CocuError(f"training preset {path} is not valid JSON: {exc}") from exc
+    data.pop("_comment", None)
+    TrainConfig.from_dict(data)  # check keys early
+    return data
+
+
+def make_config(preset: str | None = None, **overrides: Any) -> TrainConfig:
+    """Defaults ← preset ← overrides (``None`` overrides are ignored, so unset CLI flags keep the preset)."""
+    values: dict[str, Any] = load_preset(preset) if preset else {}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    cfg = TrainConfig.from_dict(values)
+    return cfg

@@ -1,0 +1,241 @@
+"""The training data stream: webdataset shards → (images, text ids) batches.
+
+Splitting. Every (rank, worker) pair is a *slot*. With at least as many shards as slots, each
+slot owns a disjoint subset of shards; with fewer shards, every slot reads all shards but
+keeps only every ``n_slots``-th sample (offset = slot). Either way no two slots see the same
+sample in a pass.
+
+Resampling. A slot reads its shards forever, in a fresh random order each pass
+(seeded by ``seed, slot, pass``); an *epoch* is a number of samples
+(``epoch_samples // global_batch`` steps), not a pass over files, as in the official code.
+
+Determinism and resume. A slot's position is ``(draw, index)``: the ``draw``-th shard it
+opened and how many samples it has emitted from it (through a per-shard shuffle buffer seeded
+by ``seed, slot, draw``). Every random decision for a sample (crop, flip, which concepts,
+synonyms, templates) is seeded from ``(seed, slot, draw, index)``, so the stream is a pure
+function of the position: resuming replays at most one shard without decoding.
+Each batch carries its slot and the position after it; the loop checkpoints those.
+
+The DataLoader hands out batches round-robin from worker 0; after ``S`` steps the next batch
+must come from logical worker ``S % W``, so workers are renumbered by ``start_step`` on resume.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import random
+import tarfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from cocu.errors import CocuError
+
+log = logging.getLogger(__name__)
+
+Source = tuple[str, int, int]  # (shard path, stride, offset): samples i with i % stride == offset
+
+
+def slot_sources(shards: Sequence[str | Path], n_slots: int) -> list[list[Source]]:
+    """Assign shards (or sample strides within shards) to ``n_slots`` disjoint slots."""
+    shards = [str(s) for s in shards]
+    if not shards:
+        raise CocuError("no training shards")
+    if len(shards) >= n_slots:
+        return [[(s, 1, 0) for s in shards[slot::n_slots]] for slot in range(n_slots)]
+    return [[(s, n_slots, slot) for s in shards] for slot in range(n_slots)]
+
+
+def sample_seed(*parts: int) -> int:
+    """A 63-bit seed from integers (stable across processes and Python versions)."""
+    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(2, np.uint64)[0]
+               >> np.uint64(1))
+
+
+def count_samples(shards: Sequence[str | Path]) -> int:
+    """Samples in the shards: img2dataset ``*_stats.json`` when present, else tar headers (.txt members)."""
+    total = 0
+    for shard in map(Path, shards):
+        stats = shard.with_name(f"{shard.stem}_stats.json")
+        if stats.is_file():
+            try:
+                total += int(json.loads(stats.read_text())["successes"])
+                continue
+            except (KeyError, ValueError, json.JSONDecodeError):
+                pass
+        try:
+            with tarfile.open(shard, "r:") as tf:
+                total += sum(1 for m in tf if m.isfile() and m.name.endswith(".txt"))
+        except (tarfile.TarError, OSError) as exc:
+            raise CocuError(f"cannot read shard {shard}: {exc}") from exc
+    if total == 0:
+        raise CocuError(f"no samples found in {len(shards)} shard(s)")
+    return total
+
+
+@dataclass
+class StreamState:
+    """Per-slot positions ``{slot: (draw, index)}`` plus how many slots the plan had."""
+
+    n_slots: int
+    positions: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n_slots": self.n_slots, "positions": {str(k): list(v) for k, v in self.positions.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StreamState:
+        return cls(int(d["n_slots"]), {int(k): (int(v[0]), int(v[1])) for k, v in d["positions"].items()})
+
+
+def _iter_raw(shard: str, stride: int, offset: int, stats: Any) -> Iterator[Any]:
+    """Undecoded samples of one shard, keeping every ``stride``-th from ``offset``."""
+    from cocu.data.shards import iter_samples
+
+    for i, sample in enumerate(iter_samples([shard], decode=False, stats=stats)):
+        if i % stride == offset:
+            yield sample
+
+
+def _shuffled(items: Iterator[Any], bufsize: int, rng: random.Random) -> Iterator[Any]:
+    """A bounded shuffle buffer (like webdataset's ``.shuffle``), deterministic given ``rng``."""
+    buf: list[Any] = []
+    for item in items:
+        if len(buf) < bufsize:
+            buf.append(item)
+            continue
+        k = rng.randrange(len(buf))
+        buf[k], item = item, buf[k]
+        yield item
+    rng.shuffle(buf)
+    yield from buf
+
+
+class TrainStream(IterableDataset):
+    """Infinite iterable of ready batches for one rank (use with ``DataLoader(batch_size=None)``).
+
+    Yields dicts: ``images [B,3,H,W] float32``, ``text_ids [B,1+K,77] int64``, ``slot``,
+    ``position (draw, index)`` after the batch, ``corrupt`` (samples skipped in this batch).
+    """
+
+    def __init__(self, shards: Sequence[str | Path], *, batch_size: int, k: int,
+                 transform: Callable[[Image.Image], torch.Tensor],
+                 prompt_source: Any, templates: Sequence[str],
+                 tokenize: Callable[[list[str]], torch.Tensor],
+                 seed: int = 0, rank: int = 0, world_size: int = 1, workers: int = 0,
+                 shuffle_buffer: int = 1000, start_step: int = 0,
+                 state: StreamState | None = None):
+        super().__init__()
+        self.n_workers = max(1, workers)
+        self.n_slots = world_size * self.n_workers
+        self.sources = slot_sources(shards, self.n_slots)
+        self.batch_size, self.k = batch_size, k
+        self.transform, self.prompt_source = transform, prompt_source
+        self.templates, self.tokenize = list(templates), tokenize
+        self.seed, self.rank = seed, rank
+        self.shuffle_buffer = shuffle_buffer
+        self.start_step = start_step
+        self.positions: dict[int, tuple[int, int]] = {}
+        if state is not None:
+            if state.n_slots != self.n_slots:
+                log.warning("checkpoint data stream had %d slots (ranks × workers), this run has %d: "
+                            "the data order after resuming differs from an uninterrupted run",
+                            state.n_slots, self.n_slots)
+                self.seed = sample_seed(seed, start_step)  # fresh, but not a replay of the start
+            else:
+                self.positions = dict(state.positions)
+
+    # -- the per-slot sample stream ------------------------------------------------------------
+    def _slot_samples(self, slot: int) -> Iterator[tuple[int, int, Any]]:
+        """``(draw, index, raw sample)`` forever, starting at the saved position of ``slot``."""
+        from cocu.data.shards import ShardStats
+
+        sources = self.sources[slot]
+        draw, skip = self.positions.get(slot, (0, 0))
+        while True:
+            p, r = divmod(draw, len(sources))
+            order = np.random.default_rng(sample_seed(self.seed, slot, p, 1)).permutation(len(sources))
+            shard, stride, offset = sources[int(order[r])]
+            self._stats = ShardStats(0, 0)
+            raw = _iter_raw(shard, stride, offset, self._stats)
+            shuffled = _shuffled(raw, self.shuffle_buffer, random.Random(sample_seed(self.seed, slot, draw, 2)))
+            for index, sample in enumerate(shuffled):
+                if index < skip:
+                    continue
+                if index == skip and skip:  # unreadable samples in the replayed prefix were counted before
+                    self._reported -= self._stats.corrupt
+                yield draw, index, sample
+            self._finished += self._stats.corrupt
+            self._stats = ShardStats(0, 0)
+            draw, skip = draw + 1, 0
+
+    def _unreadable_delta(self) -> int:
+        """Samples the shard reader skipped (missing/broken members) since the last batch."""
+        total = self._finished + self._stats.corrupt
+        delta, self._reported = total - self._reported, total
+        return delta
+
+    def _prepare(self, sample: Any, slot: int, draw: int, index: int) -> tuple[torch.Tensor, list[str]] | None:
+        """Decode + augment + prompts for one sample, all seeded by its position; None if corrupt."""
+        from cocu.train.prompts import build_texts
+
+        s = sample_seed(self.seed, slot, draw, index, 3)
+        random.seed(s)
+        np.random.seed(s % 2**32)
+        torch.manual_seed(s)
+        rng = np.random.default_rng(s)
+        try:
+            image = sample.image
+            if isinstance(image, (bytes, bytearray)):
+                image = Image.open(io.BytesIO(image))
+                image.load()
+            image = self.transform(image.convert("RGB"))
+        except Exception as exc:  # noqa: BLE001 - any undecodable image is skipped and counted
+            log.warning("skipping corrupt sample %s in %s: %s", getattr(sample, "key", "?"),
+                        getattr(sample, "shard", "?"), exc)
+            return None
+        names = self.prompt_source.prompts(sample, self.k, rng)
+        return image, build_texts(sample.caption, names, self.k, rng, self.templates)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        info = get_worker_info()
+        worker = info.id if info is not None else 0
+        logical = (worker + self.start_step) % self.n_workers
+        slot = self.rank * self.n_workers + logical
+        from cocu.data.shards import ShardStats
+
+        self._finished, self._reported, self._stats = 0, 0, ShardStats(0, 0)
+        images: list[torch.Tensor] = []
+        texts: list[str] = []
+        corrupt = 0
+        for draw, index, sample in self._slot_samples(slot):
+            item = self._prepare(sample, slot, draw, index)
+            if item is None:
+                corrupt += 1
+                continue
+            images.append(item[0])
+            texts.extend(item[1])
+            if len(images) == self.batch_size:
+                ids = self.tokenize(texts).view(self.batch_size, 1 + self.k, -1)
+                yield {"images": torch.stack(images), "text_ids": ids, "slot": slot,
+                       "position": (draw, index + 1), "corrupt": corrupt + self._unreadable_delta()}
+                images, texts, corrupt = [], [], 0
+
+
+def make_loader(stream: TrainStream, *, workers: int, pin_memory: bool,
+                prefetch_factor: int = 4) -> DataLoader:
+    """A DataLoader over ready batches (``batch_size=None``), with workers and prefetching."""
+    kwargs: dict[str, Any] = {}
+    if workers > 0:
+        kwargs = {"prefetch_factor": prefetch_factor, "persistent_workers": False}
+    # its own generator: creating the iterator must not consume the training RNG (exact resume)
+    return DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=pin_memory,
+                      generator=torch.Generator().manual_seed(0), **kwargs)

@@ -1,0 +1,418 @@
+"""The GroupViT training loop, readable top to bottom (nanoGPT-style).
+
+    cocu train --shards DIR --out RUN_DIR --preset tiny
+    torchrun --nproc-per-node 8 -m cocu train --shards DIR --out RUN_DIR --preset gcc_yfcc_30e
+
+One step: a batch of images and ``1 + K`` texts per image (caption + K concept prompts) →
+GroupViT → caption contrastive loss + multi-label contrastive loss (the losses gather the
+embeddings of all ranks with gradients, so they see the global batch) → AdamW step with
+warm-up/cosine lr and gradient clipping at 5. With ``--grad-cache-chunk M`` the same
+objective is computed in chunks of M images (see ``gradcache.py``).
+
+No host synchronisation inside a step: losses are kept on the device and copied out every
+``log_every`` steps, when ``log.jsonl``, TensorBoard and the progress bar are updated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from cocu.errors import CocuError
+from cocu.train import distributed as D
+from cocu.train.checkpoint import find_latest, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from cocu.train.config import TrainConfig
+from cocu.train.data import StreamState, TrainStream, count_samples, make_loader
+from cocu.train.gradcache import grad_cache_backward
+from cocu.train.optim import WarmupCosine, build_optimizer, scaled_lr
+from cocu.utils.io import write_json
+from cocu.utils.progress import progress
+from cocu.utils.seed import seed_everything
+
+log = logging.getLogger(__name__)
+LOSS_NAMES = ("loss", "loss_caption", "loss_multi_label", "grad_norm")
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped) run reports; also written to ``RUN_DIR/summary.json``."""
+
+    run_dir: str
+    steps: int
+    total_steps: int
+    samples_seen: int
+    corrupt: int
+    final: dict[str, float]
+    wall_time_s: float
+    images_per_s: float
+    checkpoint: str | None
+    resumed_from: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EmbeddingLosses:
+    """Loss parts computed from embeddings (the gradient-caching path)."""
+
+    loss: torch.Tensor
+    loss_caption: torch.Tensor
+    loss_multi_label: torch.Tensor
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module under DDP / torch.compile wrappers."""
+    while True:
+        if isinstance(model, DDP):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def embedding_losses(model: nn.Module, image_x: torch.Tensor, text_x: torch.Tensor) -> EmbeddingLosses:
+    """GroupViT's training objective from projected embeddings (image_x [B,D], text_x [B,1+K,D]).
+
+    Uses the model's own ``loss_from_embeddings`` when it has one, else the official formula:
+    caption contrastive loss + weight · multi-label loss between the image and its K prompts.
+    """
+    m = unwrap(model)
+    if hasattr(m, "loss_from_embeddings"):
+        out = m.loss_from_embeddings(image_x, text_x)
+        return EmbeddingLosses(out.loss, out.loss_caption, out.loss_multi_label)
+    from cocu.models.loss import contrastive_loss, logit_scale_value, multi_label_contrastive_loss
+
+    cap = contrastive_loss(image_x, text_x[:, 0], logit_scale_value(m.logit_scale))
+    if text_x.shape[1] > 1:
+        weight = getattr(getattr(m, "config", None), "multi_label_loss_weight", 1.0)
+        ml = weight * multi_label_contrastive_loss(image_x.unsqueeze(1), text_x[:, 1:],
+                                                   logit_scale_value(m.multi_label_logit_scale))
+    else:
+        ml = torch.zeros((), device=image_x.device)
+    return EmbeddingLosses(cap + ml, cap, ml)
+
+
+def _embed(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    m = unwrap(model)
+    return lambda images, ids: (m.encode_image(images).image_x, m.encode_text(ids))
+
+
+def _autocast(device: torch.device, amp: str) -> Callable[[], contextlib.AbstractContextManager]:
+    if amp == "none":
+        return contextlib.nullcontext
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return lambda: torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _all_reduce_grads(params: list[nn.Parameter], world: int) -> None:
+    """Average gradients over ranks (the gradient-caching path, where DDP's hooks are not used)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if world == 1 or not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads]) / world
+    dist.all_reduce(flat)
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def _build_data(cfg: TrainConfig, model: nn.Module, info: D.DistInfo, start_step: int,
+                state: StreamState | None) -> tuple[TrainStream, Any]:
+    """The prompt source and the per-rank data stream."""
+    from cocu.data.shards import list_shards
+    from cocu.data.templates import IMAGENET_TEMPLATES
+    from cocu.data.transforms import train_transform
+    from cocu.data.vocab import Vocabulary
+    from cocu.models.tokenizer import tokenize
+    from cocu.train.prompts import build_prompt_source
+
+    shards = list_shards(cfg.shards)
+    vocab = Vocabulary.from_file(cfg.vocab) if cfg.vocab else _default_vocab(cfg.shards)
+    source = build_prompt_source(cfg.prompts, vocab=vocab, curation=cfg.curation, sampling=cfg.sampling)
+    size = cfg.image_size or unwrap(model).config.image_size
+    context = getattr(getattr(unwrap(model), "config", None), "context_length", 77)
+    stream = TrainStream(shards, batch_size=cfg.batch_size, k=cfg.multi_label, transform=train_transform(size),
+                         prompt_source=source, templates=IMAGENET_TEMPLATES,
+                         tokenize=lambda texts: tokenize(texts, context_length=context),
+                         seed=cfg.seed, rank=info.rank, world_size=info.world_size, workers=cfg.workers,
+                         shuffle_buffer=cfg.shuffle_buffer, start_step=start_step, state=state)
+    return stream, shards
+
+
+def _default_vocab(shards: str) -> Any:
+    """``vocab.txt`` written by ``cocu synth`` beside the shards, else the shipped vocabulary."""
+    from cocu.data.vocab import Vocabulary
+
+    root = Path(shards)
+    for cand in (root / "vocab.txt", root.parent / "vocab.txt"):
+        if cand.is_file():
+            return Vocabulary.from_file(cand)
+    return Vocabulary.default()
+
+
+def train(cfg: TrainConfig, *, on_step: Callable[[int, dict[str, Any]], None] | None = None) -> TrainResult:
+    """Train GroupViT as configured; returns the run's summary (rank 0 also writes it).
+
+    ``on_step(step, info)`` is called after every optimiser step (tests use it to stop a run
+    as if it were killed).
+    """
+    cfg.validate()
+    started_dist = not (dist.is_available() and dist.is_initialized())
+    info = D.init_distributed(cfg.device)
+    try:
+        return _train(cfg, info, on_step)
+    finally:
+        if started_dist:
+            D.cleanup()
+
+
+def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> TrainResult:
+    from cocu.models import create_model
+
+    device, world = info.device, info.world_size
+    run_dir = Path(cfg.out)
+    ckpt_dir = run_dir / "checkpoints"
+    if info.is_main:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / "config.json", cfg.to_dict())
+    if cfg.amp == "fp16" and device.type != "cuda":
+        raise CocuError("--amp fp16 needs a GPU (it uses a loss scaler); use --amp bf16 on CPU")
+
+    # ---- model (identical init on every rank), then per-rank randomness ----
+    seed_everything(cfg.seed)
+    model = create_model(cfg.model, **cfg.model_overrides).to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if world > 1 and device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # projector BN sees the global batch
+    seed_everything(cfg.seed + info.rank)
+
+    # ---- schedule: epochs are sample counts ----
+    global_batch = cfg.batch_size * world
+    epoch_samples = cfg.epoch_samples or _count(cfg.shards)
+    steps_per_epoch = max(1, epoch_samples // global_batch)
+    total_steps = (cfg.samples // global_batch if cfg.samples else round(cfg.epochs * steps_per_epoch))
+    total_steps = max(1, total_steps)
+    warmup_steps = min(round(cfg.warmup_epochs * steps_per_epoch), total_steps - 1)
+
+    base_lr = scaled_lr(cfg.lr, global_batch, cfg.lr_batch)
+    optimizer = build_optimizer(model, lr=base_lr, weight_decay=cfg.weight_decay, betas=tuple(cfg.betas),
+                                eps=cfg.eps, no_decay_extra=cfg.no_decay_extra)
+    scheduler = WarmupCosine(optimizer, base_lr=base_lr,
+                             warmup_lr=scaled_lr(cfg.warmup_lr, global_batch, cfg.lr_batch),
+                             min_lr=scaled_lr(cfg.min_lr, global_batch, cfg.lr_batch),
+                             warmup_steps=warmup_steps, total_steps=total_steps)
+    scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16")
+
+    # ---- resume ----
+    step, samples_seen, corrupt, resumed_from, data_state = 0, 0, 0, None, None
+    if cfg.resume:
+        found = find_latest(run_dir) if cfg.resume == "auto" else (Path(cfg.resume), load_checkpoint(cfg.resume))
+        if found is None:
+            log.info("no checkpoint in %s; starting from scratch", ckpt_dir)
+        else:
+            path, ckpt = found
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            scheduler.load_state_dict(ckpt["scheduler"])
+            scaler.load_state_dict(ckpt["scaler"])
+            step, samples_seen = ckpt["step"], ckpt["samples_seen"]
+            corrupt = ckpt["corrupt"] if info.is_main else 0  # a global count, carried by rank 0
+            ranks = ckpt["rng"]
+            if len(ranks) == world:
+                set_rng_state(ranks[info.rank])
+                data_state = StreamState.from_dict(ckpt["data"][info.rank])
+            else:
+                log.warning("checkpoint was written by %d processes, this run has %d: "
+                            "random streams restart", len(ranks), world)
+            resumed_from = str(path)
+            log.info("resumed from %s at step %d (%d samples)", path, step, samples_seen)
+            if info.is_main:
+                _truncate_log(run_dir / "log.jsonl", step)
+
+    # ---- wrappers: compile, DDP ----
+    grad_cache = cfg.grad_cache_chunk is not None and cfg.grad_cache_chunk < cfg.batch_size
+    raw_model = model
+    if cfg.compile:
+        model = torch.compile(model)
+    if world > 1 and not grad_cache:
+        # the official run does not re-broadcast BN buffers every forward (mmcv broadcast_buffers=False)
+        import inspect
+        no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters
+                   else {"broadcast_buffers": False})
+        model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None, **no_sync)
+    autocast = _autocast(device, cfg.amp)
+    params = [p for p in raw_model.parameters() if p.requires_grad]
+
+    # ---- data ----
+    stream, _ = _build_data(cfg, raw_model, info, step, data_state)
+    loader = make_loader(stream, workers=cfg.workers, pin_memory=device.type == "cuda")
+    positions: dict[int, tuple[int, int]] = dict(data_state.positions) if data_state else {}
+
+    # ---- logging ----
+    writer = None
+    if info.is_main:
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(str(run_dir / "tb"), purge_step=step if step else None)
+    bar = progress(total=total_steps, initial=step, desc="train", unit="step", disable=None if info.is_main else True)
+    pending: list[torch.Tensor] = []   # per-step [loss, loss_caption, loss_multi_label, grad_norm] on device
+    pending_meta: list[dict[str, float]] = []
+    last_values: dict[str, float] = {}
+    last_ckpt: str | None = None
+    t_start = t_flush = time.perf_counter()
+    data_wait = 0.0
+    start_step = step
+
+    def save(tag: str) -> None:
+        nonlocal last_ckpt
+        rngs = D.all_gather_object(rng_state())
+        datas = D.all_gather_object(StreamState(stream.n_slots, positions).to_dict())
+        total_corrupt = sum(D.all_gather_object(corrupt))
+        if info.is_main:
+            payload = {"step": step, "epoch": step / steps_per_epoch, "samples_seen": samples_seen,
+                       "corrupt": total_corrupt, "model": raw_model.state_dict(),
+                       "model_name": cfg.model, "model_config": _model_config(raw_model),
+                       "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                       "scaler": scaler.state_dict(), "rng": rngs, "data": datas, "config": cfg.to_dict()}
+            path = save_checkpoint(ckpt_dir / tag, payload)
+            save_checkpoint(ckpt_dir / "last.pt", payload) if tag != "last.pt" else None
+            last_ckpt = str(path)
+        D.barrier()
+
+    def flush() -> None:
+        """The one host sync per interval: per-step losses → log.jsonl, TensorBoard, progress bar."""
+        nonlocal pending, pending_meta, t_flush, data_wait, last_values
+        if not pending:
+            return
+        values = torch.stack(pending)
+        if world > 1:  # each rank holds the loss of its rows; the global loss is their mean
+            values = D.all_reduce_mean(values)
+        rows = values.float().cpu().tolist()
+        now = time.perf_counter()
+        ips = len(rows) * global_batch / max(now - t_flush, 1e-9)
+        if info.is_main:
+            with open(run_dir / "log.jsonl", "a", encoding="utf-8") as fh:
+                for row, meta in zip(rows, pending_meta, strict=True):
+                    rec = {"step": meta["step"], **dict(zip(LOSS_NAMES, row, strict=True)),
+                           "lr": meta["lr"]}
+                    fh.write(json.dumps(rec) + "\n")
+            last = dict(zip(LOSS_NAMES, rows[-1], strict=True))
+            s = pending_meta[-1]["step"]
+            for k, v in last.items():
+                writer.add_scalar(f"train/{k}", v, s)
+            writer.add_scalar("train/lr", pending_meta[-1]["lr"], s)
+            writer.add_scalar("train/temperature", 1.0 / math.exp(raw_model.logit_scale.item()), s)
+            writer.add_scalar("perf/images_per_s", ips, s)
+            writer.add_scalar("perf/data_wait_s_per_step", data_wait / len(rows), s)
+            bar.set_postfix(loss=f"{last['loss']:.3f}", img_s=f"{ips:.0f}")
+            last_values = last
+        pending, pending_meta, t_flush, data_wait = [], [], now, 0.0
+
+    # ---- the loop ----
+    model.train()
+    stopped = False
+    t_wait = time.perf_counter()
+    batches = iter(loader) if step < total_steps else iter(())
+    for batch in batches:
+        data_wait += time.perf_counter() - t_wait
+        images = batch["images"]
+        text_ids = batch["text_ids"]
+        if cfg.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+
+        if grad_cache:
+            out = grad_cache_backward(raw_model, images, text_ids, chunk=cfg.grad_cache_chunk,
+                                      embed=_embed(model), loss_fn=lambda i, t: embedding_losses(raw_model, i, t),
+                                      scale=scaler.scale, autocast=autocast, device=device)
+            _all_reduce_grads(params, world)
+        else:
+            images = images.to(device, non_blocking=True)
+            text_ids = text_ids.to(device, non_blocking=True)
+            with autocast():
+                out = model(images, text_ids)
+            scaler.scale(out.loss).backward()
+        scaler.unscale_(optimizer)
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        lr = scheduler.get_last_lr()
+        scheduler.step()
+
+        step += 1
+        samples_seen += global_batch
+        positions[batch["slot"]] = tuple(batch["position"])
+        corrupt += int(batch["corrupt"])
+        loss_ml = out.loss_multi_label if out.loss_multi_label is not None else torch.zeros_like(out.loss)
+        pending.append(torch.stack([out.loss.detach().float(), out.loss_caption.detach().float(),
+                                    loss_ml.detach().float(), grad_norm.detach().float()]))
+        pending_meta.append({"step": step, "lr": lr})
+        bar.update(1)
+
+        if step % cfg.log_every == 0 or step == total_steps:
+            flush()
+        if step % steps_per_epoch == 0 or step == total_steps:
+            flush()
+            save(f"epoch_{math.ceil(step / steps_per_epoch):04d}.pt")
+        elif cfg.save_every and step % cfg.save_every == 0:
+            flush()
+            save("last.pt")
+        if on_step is not None:
+            on_step(step, {"loss": out.loss.detach()})
+        if step >= total_steps:
+            break
+        if cfg.max_steps is not None and step - start_step >= cfg.max_steps:
+            stopped = True
+            break
+        t_wait = time.perf_counter()
+    flush()
+    bar.close()
+    wall = time.perf_counter() - t_start
+    total_corrupt = sum(D.all_gather_object(corrupt))
+    result = TrainResult(run_dir=str(run_dir), steps=step, total_steps=total_steps, samples_seen=samples_seen,
+                         corrupt=total_corrupt, final=last_values, wall_time_s=wall,
+                         images_per_s=(step - start_step) * global_batch / max(wall, 1e-9),
+                         checkpoint=last_ckpt, resumed_from=resumed_from,
+                         extra={"world_size": world, "global_batch": global_batch,
+                                "steps_per_epoch": steps_per_epoch, "stopped_early": stopped,
+                                "missing_curation": getattr(stream.prompt_source, "missing", None)})
+    if info.is_main:
+        writer.close()
+        write_json(run_dir / "summary.json", result.__dict__)
+    return result
+
+
+def _count(shards: str) -> int:
+    from cocu.data.shards import list_shards
+
+    return count_samples(list_shards(shards))
+
+
+def _model_config(model: nn.Module) -> dict[str, Any] | None:
+    cfg = getattr(model, "config", None)
+    return cfg.to_dict() if hasattr(cfg, "to_dict") else None
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log.jsonl records after ``step`` (written by the run that was interrupted)."""
+    if not path.is_file():
+        return
+    from cocu.utils.io import atomic_open
+
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines()
+             if ln.strip() and json.loads(ln)["step"] <= step]
+    with atomic_open(path, "w", encoding="utf-8") as fh:
+        fh.write("".join(ln + "\n" for ln in lines))

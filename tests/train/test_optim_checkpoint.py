@@ -1,0 +1,65 @@
+"""Schedule vs timm's CosineLRScheduler, weight-decay groups, checkpoints and RNG states."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from timm.scheduler.cosine_lr import CosineLRScheduler
+
+from cocu.errors import CocuError
+from cocu.models import create_model
+from cocu.train.checkpoint import find_latest, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from cocu.train.config import make_config
+from cocu.train.optim import WarmupCosine, param_groups, scaled_lr
+
+from .conftest import TINY
+
+
+def test_schedule_matches_timm_cosine():
+    """The official code: timm CosineLRScheduler(t_in_epochs=False), lr of update t set by step_update(t)."""
+    p = torch.nn.Parameter(torch.zeros(1))
+    ours = WarmupCosine(torch.optim.AdamW([p]), base_lr=1e-3, warmup_lr=1e-6, min_lr=1e-5,
+                        warmup_steps=10, total_steps=100)
+    opt = torch.optim.AdamW([p], lr=1e-3)
+    timm = CosineLRScheduler(opt, t_initial=100, lr_min=1e-5, warmup_lr_init=1e-6, warmup_t=10,
+                             cycle_limit=1, t_in_epochs=False)
+    for t in range(120):
+        timm.step_update(t)
+        assert ours.lr_at(t) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12)
+    assert scaled_lr(1.6e-3, 256) == pytest.approx(1e-4)
+
+
+def test_weight_decay_groups_follow_official_rule():
+    m = create_model("groupvit_tiny", **TINY)
+    names = {id(p): n for n, p in m.named_parameters()}
+    decay, no_decay = ([names[id(p)] for p in g["params"]] for g in param_groups(m, 0.05))
+    assert all(not n.endswith(".bias") for n in decay) and "logit_scale" in decay  # 0-d: decayed officially
+    assert any("norm" in n and n.endswith("weight") for n in no_decay)
+    _, extra = ([names[id(p)] for p in g["params"]] for g in param_groups(m, 0.05, no_decay_extra=True))
+    assert {"logit_scale", "img_encoder.pos_embed"} <= set(extra)
+
+
+def test_rng_state_round_trip_and_checkpoint_files(tmp_path):
+    state = rng_state()
+    draws = (random.random(), np.random.rand(), torch.rand(1).item())
+    save_checkpoint(tmp_path / "checkpoints" / "a.pt", {"step": 3, "rng": state})
+    ckpt = load_checkpoint(tmp_path / "checkpoints" / "a.pt")  # weights_only=True load
+    set_rng_state(ckpt["rng"])
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == draws
+    (tmp_path / "checkpoints" / "b.pt").write_bytes(b"PK\x03\x04 truncated")
+    path, found = find_latest(tmp_path)
+    assert path.name == "a.pt" and found["step"] == 3
+    with pytest.raises(CocuError, match="unreadable"):
+        load_checkpoint(tmp_path / "checkpoints" / "b.pt")
+    assert not list((tmp_path / "checkpoints").glob("*.tmp"))
+
+
+def test_config_presets_and_overrides():
+    cfg = make_config("gcc_yfcc_30e", shards="x", out="y", batch_size=8)
+    assert cfg.model == "groupvit_gcc_yfcc_30e" and cfg.batch_size == 8 and cfg.lr == 1.6e-3
+    assert cfg.epochs == 30 and cfg.warmup_epochs == 2 and cfg.multi_label == 3
+    with pytest.raises(CocuError, match="unknown training config keys"):
+        make_config(None, shards="x", out="y", bogus=1)
