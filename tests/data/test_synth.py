@@ -10,7 +10,8 @@ from PIL import Image
 
 from cocu.cli import main as cli_main
 from cocu.data.shards import ShardStats, iter_samples, list_shards
-from cocu.data.synth import generate_world, make_render_config, make_sample, voc_palette
+from cocu.data.synth import generate_world, make_render_config, make_sample
+from cocu.utils.voc_colours import voc_palette
 from cocu.data.synth_captions import object_name_probability, stuff_name_probability
 from cocu.data.synth_classes import OBJECT_CLASSES, STUFF_CLASSES
 from cocu.data.synth_render import render_sample

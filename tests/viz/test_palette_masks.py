@@ -7,7 +7,8 @@ from PIL import Image
 from cocu.errors import CocuError
 from cocu.viz.images import load_image, load_mask
 from cocu.viz.masks import legend_entries, overlay, save_mask_png, save_overlay
-from cocu.viz.palette import flat_palette, palette, voc_colour
+from cocu.utils.voc_colours import voc_colour
+from cocu.viz.palette import flat_palette, palette
 
 
 def test_palette_voc_head_void_and_distinct():

@@ -1,9 +1,173 @@
-"""CLI commands of the `curation` stage (registered by cocu.cli)."""
+"""CLI commands of the `curation` stage (registered by cocu.cli):
+``train-clip``, ``embed``, ``index``, ``curate`` and ``curation-report``."""
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
+
+
+def _vocab(path: str | None):
+    from cocu.data.vocab import Vocabulary
+
+    return Vocabulary.from_file(path) if path else Vocabulary.default()
+
+
+def _shard_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shard-index", type=int, default=0, help="this worker's index (0-based)")
+    p.add_argument("--num-shards", type=int, default=1, help="number of workers sharing the shards")
+
+
+def cmd_train_clip(args: argparse.Namespace) -> int:
+    from cocu.curation.clip_small import train_clip
+    from cocu.data.shards import list_shards
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    r = train_clip(list_shards(args.shards), args.out, steps=args.steps, batch_size=args.batch_size,
+                   lr=args.lr, seed=args.seed, limit=args.limit)
+    print(json.dumps({"out": args.out, "steps": r.steps, "seconds": round(r.seconds, 1),
+                      "loss": round(r.loss, 4), "eval": r.eval}, indent=2))
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from cocu.curation.clip_small import load_clip
+    from cocu.curation.embed import embed_shards
+    from cocu.data.shards import list_shards
+
+    enc = load_clip(args.model, args.pretrained, args.device)
+    enc.batch_size = args.batch_size
+    r = embed_shards(list_shards(args.shards), args.out, enc, captions=args.captions,
+                     vocab=_vocab(args.vocab) if (args.vocab or args.default_vocab) else None,
+                     batch_size=args.batch_size, shard_index=args.shard_index, num_shards=args.num_shards)
+    print(f"embedded {len(r.done)} shards ({r.samples} samples, {r.corrupt} corrupt skipped); "
+          f"{len(r.skipped)} already done")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from cocu.curation.index import build_index
+
+    info = build_index(args.emb, args.out, modality=args.modality, factory=args.factory,
+                       recall_at=args.recall_at, recall_queries=args.recall_queries)
+    print(f"{info.path}: {info.factory} over {info.n} {info.modality} vectors (d={info.d}); "
+          f"recall@{info.recall['at'] if info.recall else '-'} = "
+          f"{info.recall['value'] if info.recall else 'not measured'}")
+    return 0
+
+
+def cmd_curate(args: argparse.Namespace) -> int:
+    from cocu.curation.curate import CurateSettings, curate
+    from cocu.curation.index import default_index_path
+
+    settings = CurateSettings(expansion=args.expansion, ranking=args.ranking, neighbours=args.neighbours,
+                              clusters=args.clusters, exclude_anchor=args.exclude_anchor,
+                              prompt=args.prompt, block_size=args.block_size)
+    index = args.index or default_index_path(args.emb, "img" if args.expansion == "vision" else "text")
+    encoder = None
+    if args.model:
+        from cocu.curation.clip_small import load_clip
+
+        encoder = load_clip(args.model, args.pretrained)
+    vocab = _vocab(args.vocab)
+    r = curate(args.emb, index, args.out, vocab, settings, encoder=encoder,
+               shard_index=args.shard_index, num_shards=args.num_shards)
+    rate = r.anchors / r.seconds if r.seconds else 0.0
+    print(f"curated {r.anchors} anchors in {len(r.done)} shards ({rate:.0f} images/s, search "
+          f"{r.search_seconds:.1f} s, clustering {r.cluster_seconds:.1f} s); {len(r.skipped)} already done")
+    if args.report:
+        from cocu.curation.report import format_table, report_from_sidecars
+
+        rows = [report_from_sidecars(args.out, args.report, vocab, k=args.k)]
+        print(format_table(rows))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from cocu.curation.report import format_table, sweep_report
+    from cocu.utils.io import write_json
+
+    rows = sweep_report(args.emb, args.shards, _vocab(args.vocab), neighbours=args.neighbours,
+                        k=args.k, expansions=args.expansions, rankings=args.rankings,
+                        model=args.model)
+    print(format_table(rows))
+    if args.out:
+        write_json(args.out, {"rows": rows})
+        print(f"saved {args.out}")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this stage's sub-commands to ``sub``."""
+    p = sub.add_parser("train-clip", help="train the small curator CLIP on complete captions")
+    p.add_argument("--shards", required=True, help="training shards (folder, glob or brace pattern)")
+    p.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
+    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--limit", type=int, default=None, help="use at most this many samples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (1 is much faster than 2 on a busy 2-core machine)")
+    p.set_defaults(func=cmd_train_clip)
+
+    p = sub.add_parser("embed", help="CLIP image/caption embeddings of shards (clip-retrieval layout)")
+    p.add_argument("--shards", required=True)
+    p.add_argument("--out", required=True, help="embedding folder")
+    p.add_argument("--model", required=True, help="small-CLIP checkpoint or open_clip name (ViT-B-16)")
+    p.add_argument("--pretrained", default=None, help="open_clip weights: local file or cached tag")
+    p.add_argument("--captions", action="store_true", help="also embed captions (for --expansion language)")
+    p.add_argument("--vocab", default=None, help="vocabulary file: store per-sample concept ids")
+    p.add_argument("--default-vocab", action="store_true", help="store concept ids of the default vocabulary")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="cpu")
+    _shard_flags(p)
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("index", help="FAISS inner-product index over an embedding folder")
+    p.add_argument("--emb", required=True, help="embedding folder")
+    p.add_argument("--out", default=None, help="index file (default EMB/index/<modality>.index)")
+    p.add_argument("--modality", choices=["img", "text"], default="img")
+    p.add_argument("--factory", default="auto", help="auto, Flat, IVF4096,PQ64x4fs, HNSW32, ...")
+    p.add_argument("--recall-at", type=int, default=8)
+    p.add_argument("--recall-queries", type=int, default=1000)
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("curate", help="CoCu concept curation: a sidecar parquet per shard")
+    p.add_argument("--emb", required=True, help="embedding folder of the anchors (and corpus)")
+    p.add_argument("--index", default=None, help="FAISS index (default EMB/index/{img,text}.index)")
+    p.add_argument("--out", required=True, help="curation folder")
+    p.add_argument("--vocab", default=None, help="vocabulary file (default: the packaged one)")
+    p.add_argument("--expansion", choices=["vision", "language"], default="vision",
+                   help="② vision-driven (image kNN) or ① language-driven (image→caption kNN)")
+    p.add_argument("--ranking", choices=["naive", "t2v"], default="t2v",
+                   help="③ naive (s_a) or ④ text-to-vision-guided (s_a/M + s_b)")
+    p.add_argument("--neighbours", type=int, default=8, help="N retrieved per anchor (anchor included)")
+    p.add_argument("--exclude-anchor", action="store_true", help="drop the anchor from its own N hits")
+    p.add_argument("--clusters", action="store_true", help="⑥ k-means clusters of each archive")
+    p.add_argument("--prompt", choices=["canonical", "synonyms"], default="canonical",
+                   help="t_c from the canonical name, or the mean over all synonyms")
+    p.add_argument("--model", default=None, help="text encoder (default: the one in EMB/embed.json)")
+    p.add_argument("--pretrained", default=None)
+    p.add_argument("--block-size", type=int, default=2048, help="anchors per batched search")
+    p.add_argument("--report", default=None, metavar="SHARDS",
+                   help="afterwards, print concept precision/recall against these shards' true classes")
+    p.add_argument("--k", type=int, default=3, help="top-k concepts evaluated by --report")
+    _shard_flags(p)
+    p.set_defaults(func=cmd_curate)
+
+    p = sub.add_parser("curation-report", help="curated-concept precision/recall per expansion, ranking, N")
+    p.add_argument("--emb", required=True, help="embedding folder with img and text embeddings")
+    p.add_argument("--shards", required=True, help="the synthetic world's shards (true classes in KEY.json)")
+    p.add_argument("--vocab", default=None)
+    p.add_argument("--model", default=None, help="text encoder (default: the one in EMB/embed.json)")
+    p.add_argument("--neighbours", type=int, nargs="+", default=[8, 16, 32])
+    p.add_argument("--expansions", nargs="+", default=["language", "vision"])
+    p.add_argument("--rankings", nargs="+", default=["naive", "t2v"])
+    p.add_argument("--k", type=int, default=3)
+    p.add_argument("--out", default=None, help="save the rows as JSON here")
+    p.set_defaults(func=cmd_report)

@@ -35,6 +35,7 @@ from cocu.data.synth_classes import (
 )
 from cocu.data.synth_render import RenderConfig, render_sample
 from cocu.errors import CocuError
+from cocu.utils.voc_colours import voc_palette
 from cocu.utils.io import atomic_open, atomic_path, write_json
 from cocu.utils.progress import progress
 
@@ -67,21 +68,6 @@ class WorldInfo:
     @property
     def stuff_classes(self) -> list[str]:
         return [c for c, k in zip(self.classes, self.kinds) if k == "stuff"]
-
-
-def voc_palette() -> list[int]:
-    """The standard PASCAL VOC colour map (256 × RGB, flattened)."""
-    pal = []
-    for i in range(256):
-        r = g = b = 0
-        c = i
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal += [r, g, b]
-    return pal
 
 
 def make_render_config(size: int = 64, seed: int = 0, num_object_classes: int = DEFAULT_NUM_OBJECTS,

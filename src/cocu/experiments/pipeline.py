@@ -39,6 +39,7 @@ class Budget:
     clip_steps: int = 500        # small-CLIP training steps
     batch_size: int = 64
     multi_label: int = 3         # K prompts per image
+    warmup_fraction: float = 0.1  # share of the training steps spent warming up
     workers: int = 2             # data-loading processes
 
     def scaled(self, factor: float) -> Budget:
@@ -204,7 +205,9 @@ class SyntheticPipeline:
         cfg = make_config(
             "tiny", shards=self.shards, out=str(run), prompts=regime.prompts, curation=curation,
             sampling=regime.sampling, vocab=str(self.vocab_path), multi_label=b.multi_label,
-            batch_size=b.batch_size, samples=b.train_samples, seed=seed, workers=b.workers,
+            batch_size=b.batch_size, samples=b.train_samples, epoch_samples=b.num_train,
+            warmup_epochs=b.warmup_fraction * b.train_samples / b.num_train, seed=seed,
+            workers=b.workers,
             device=self.device, amp=self.amp, resume="auto")
         log.info("training %s (seed %d, %d samples)", regime.name, seed, b.train_samples)
         train(cfg)
@@ -214,8 +217,8 @@ class SyntheticPipeline:
     def evaluate(self, regime: Regime, seed: int) -> dict[str, Any]:
         """Zero-shot mIoU on both synthetic splits plus the synthetic diagnostics."""
         path = self.eval_path(regime, seed)
-        if path.exists():
-            return json.loads(path.read_text())
+        if path.exists():  # cached; the same training may be shown under another name (cocu = #4)
+            return {**json.loads(path.read_text()), "regime": regime.name}
         from cocu.eval.datasets import get_benchmark
         from cocu.eval.diagnostics import synthetic_diagnostics
         from cocu.eval.evaluate import evaluate

@@ -41,9 +41,10 @@ class Regime:
 
     @property
     def run_key(self) -> str:
-        """Folder-safe identifier of the regime (includes N for curated regimes)."""
-        base = self.name.replace("#", "m")
-        return f"{base}-n{self.neighbours}" if self.curated else base
+        """Folder-safe identifier of what is trained (the same for ``cocu`` and ``#4``)."""
+        if self.curated:
+            return f"{self.expansion}-{self.ranking}-{self.sampling}-n{self.neighbours}"
+        return self.prompts
 
     def with_neighbours(self, n: int) -> Regime:
         return dataclasses.replace(self, neighbours=n)

@@ -11,21 +11,11 @@ from functools import lru_cache
 
 import numpy as np
 
+from cocu.utils.voc_colours import voc_colour
+
 NUM_VOC_COLOURS = 21
 IGNORE_INDEX = 255
 VOID_COLOUR = (224, 224, 192)
-
-
-def voc_colour(i: int) -> tuple[int, int, int]:
-    """The PASCAL VOC colour of id ``i`` (the bit-interleaving rule of the VOC devkit)."""
-    r = g = b = 0
-    c = i
-    for j in range(8):
-        r |= ((c >> 0) & 1) << (7 - j)
-        g |= ((c >> 1) & 1) << (7 - j)
-        b |= ((c >> 2) & 1) << (7 - j)
-        c >>= 3
-    return r, g, b
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,90 @@
+"""Reading an embedding folder in clip-retrieval's layout.
+
+``EMB_DIR/img_emb/<stem>.npy`` (float16, L2-normalised, [n, d]), ``EMB_DIR/text_emb/<stem>.npy``,
+``EMB_DIR/metadata/<stem>.parquet`` (``key``, ``caption``, optional ``concept_ids``) and
+``EMB_DIR/embed.json`` (model spec, dimension, vocabulary hash of ``concept_ids``).
+A shard is complete when its metadata parquet exists (it is written last).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from cocu.curation.core import ConceptLists
+from cocu.errors import CocuError
+
+EMBED_INFO = "embed.json"
+MODALITY_DIRS = {"img": "img_emb", "text": "text_emb"}
+
+
+def vocab_hash(vocab) -> str:
+    """A short content hash of a vocabulary (its concepts and synonyms, in id order)."""
+    groups = [list(vocab.synonyms(i)) for i in range(len(vocab))]
+    return hashlib.sha256(json.dumps(groups).encode()).hexdigest()[:16]
+
+
+@dataclass
+class EmbeddingStore:
+    """The complete shards of an embedding folder, in sorted stem order (= index id order)."""
+
+    root: Path
+    stems: list[str]
+    counts: list[int]
+    info: dict
+
+    @classmethod
+    def open(cls, emb_dir: str | os.PathLike, modality: str = "img") -> EmbeddingStore:
+        root = Path(emb_dir)
+        meta = root / "metadata"
+        if not meta.is_dir():
+            raise CocuError(f"{root} is not an embedding folder (no metadata/); run `cocu embed` first")
+        stems = sorted(p.stem for p in meta.glob("*.parquet") if not p.name.startswith("."))
+        if not stems:
+            raise CocuError(f"no embedded shards in {root}/metadata")
+        sub = MODALITY_DIRS[modality]
+        counts = []
+        for s in stems:
+            f = root / sub / f"{s}.npy"
+            if not f.exists():
+                raise CocuError(f"{f} is missing (embed with --captions for text embeddings)")
+            counts.append(int(np.load(f, mmap_mode="r").shape[0]))
+        info_path = root / EMBED_INFO
+        info = json.loads(info_path.read_text()) if info_path.exists() else {}
+        return cls(root, stems, counts, info)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """int64 [n_shards + 1]: global id of each shard's first row."""
+        return np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
+
+    @property
+    def total(self) -> int:
+        return int(sum(self.counts))
+
+    def embeddings(self, stem: str, modality: str = "img") -> np.ndarray:
+        """[n, d] float16 memory-mapped embeddings of one shard."""
+        return np.load(self.root / MODALITY_DIRS[modality] / f"{stem}.npy", mmap_mode="r")
+
+    def metadata(self, stem: str, columns: list[str] | None = None):
+        return pq.read_table(self.root / "metadata" / f"{stem}.parquet", columns=columns)
+
+    def concept_lists(self, stem: str, vocab) -> ConceptLists:
+        """Concept ids per sample: the stored ``concept_ids`` when they were extracted with
+        this vocabulary, otherwise extracted now from the captions."""
+        table = self.metadata(stem)
+        if ("concept_ids" in table.column_names and vocab is not None
+                and self.info.get("vocab_hash") == vocab_hash(vocab)):
+            col = table.column("concept_ids").combine_chunks()
+            offs = col.offsets.to_numpy().astype(np.int64)
+            vals = col.values.to_numpy().astype(np.int32)
+            return ConceptLists(offs - offs[0], vals[offs[0]:offs[-1]])
+        if vocab is None:
+            raise CocuError(f"{self.root}: concept ids need a vocabulary (--vocab)")
+        return ConceptLists.from_lists([vocab.extract(c) for c in table.column("caption").to_pylist()])

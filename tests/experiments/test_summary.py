@@ -1,0 +1,63 @@
+"""Experiment tables: mean ± std over seeds and the share of the baseline → oracle gap closed."""
+
+import math
+
+import pytest
+
+from cocu.experiments.regimes import REGIMES, get_regime
+from cocu.experiments.summary import aggregate, format_rows, gap_closed, mean_std
+from cocu.errors import CocuError
+
+
+def _record(regime: str, run_key: str, seed: int, voc: float, ade: float, n=None) -> dict:
+    return {"regime": regime, "run_key": run_key, "seed": seed, "neighbours": n,
+            "voc_like": {"mIoU": voc}, "ade_like": {"miou": ade, "image_recall": 0.5}}
+
+
+def test_mean_std_matches_hand_values():
+    assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(math.sqrt(2.0)))
+    assert mean_std([4.0]) == (4.0, 0.0)
+    m, s = mean_std([float("nan"), 2.0, 4.0])
+    assert (m, s) == (3.0, pytest.approx(math.sqrt(2.0)))
+    assert all(math.isnan(v) for v in mean_std([]))
+
+
+def test_gap_closed():
+    assert gap_closed(7.0, 5.0, 9.0) == pytest.approx(0.5)
+    assert gap_closed(5.0, 5.0, 9.0) == 0.0
+    assert math.isnan(gap_closed(7.0, 9.0, 9.0))  # oracle not above the baseline: undefined
+    assert math.isnan(gap_closed(float("nan"), 1.0, 2.0))
+
+
+def test_aggregate_over_seeds_and_gap():
+    records = [
+        _record("baseline", "caption", 0, 2.0, 10.0), _record("baseline", "caption", 1, 4.0, 12.0),
+        _record("cocu", "vision-t2v-cluster-n8", 0, 6.0, 14.0, 8),
+        _record("cocu", "vision-t2v-cluster-n8", 1, 8.0, 16.0, 8),
+        _record("oracle", "oracle", 0, 10.0, 20.0), _record("oracle", "oracle", 1, 12.0, 22.0),
+    ]
+    rows = aggregate(records)
+    assert [r["model"] for r in rows] == ["baseline", "cocu", "oracle"]
+    cocu = rows[1]
+    assert cocu["seeds"] == 2 and cocu["N"] == 8
+    assert cocu["voc mIoU"] == 7.0 and cocu["voc mIoU std"] == pytest.approx(math.sqrt(2.0))
+    # baseline 3, oracle 11 → (7 − 3) / (11 − 3) = 0.5; ADE: (15 − 11) / (21 − 11) = 0.4
+    assert cocu["gap closed (voc)"] == pytest.approx(0.5)
+    assert cocu["gap closed (ade)"] == pytest.approx(0.4)
+    assert rows[0]["gap closed (voc)"] == 0.0 and rows[2]["gap closed (voc)"] == 1.0
+    shown = format_rows(rows, ["model", "voc mIoU", "gap closed (voc)"])
+    assert shown[1] == {"model": "cocu", "voc mIoU": "7.0 ± 1.4", "gap closed (voc)": "50 %"}
+
+
+def test_regimes_follow_the_appendix_table():
+    assert (REGIMES["#1"].expansion, REGIMES["#1"].ranking, REGIMES["#1"].sampling) == ("language", "naive", "plain")
+    assert (REGIMES["#2"].expansion, REGIMES["#2"].ranking, REGIMES["#2"].sampling) == ("vision", "naive", "plain")
+    assert (REGIMES["#3"].expansion, REGIMES["#3"].ranking, REGIMES["#3"].sampling) == ("vision", "t2v", "plain")
+    assert (REGIMES["#4"].expansion, REGIMES["#4"].ranking, REGIMES["#4"].sampling) == ("vision", "t2v", "cluster")
+    # the demo's "cocu" trains exactly #4, so both share one cached run
+    assert REGIMES["cocu"].run_key == REGIMES["#4"].run_key
+    assert REGIMES["#4"].with_neighbours(16).run_key != REGIMES["#4"].run_key
+    # #3 and #4 share one curation (clusters are always stored), #2 needs its own
+    assert REGIMES["#3"].curation_key == REGIMES["#4"].curation_key != REGIMES["#2"].curation_key
+    with pytest.raises(CocuError):
+        get_regime("#5")
