@@ -36,7 +36,7 @@ class Budget:
     num_train: int = 20000       # synthetic training images
     num_val: int = 300           # synthetic validation images (both splits)
     train_samples: int = 24000   # images seen per GroupViT training run
-    clip_steps: int = 500        # small-CLIP training steps
+    clip_steps: int = 300        # small-CLIP training steps
     batch_size: int = 64
     multi_label: int = 3         # K prompts per image
     warmup_fraction: float = 0.1  # share of the training steps spent warming up

@@ -1,0 +1,29 @@
+"""End to end: `cocu demo --budget smoke` runs every stage and writes a complete report."""
+
+import json
+import re
+
+from cocu.cli import main
+
+
+def test_demo_smoke_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--budget", "smoke", "--device", "cpu"]) == 0
+    html = (out / "report.html").read_text()
+    md = (out / "report.md").read_text()
+    # every regime was trained and evaluated on both splits
+    records = {p.stem: json.loads(p.read_text()) for p in (out / "evals").glob("*.json")}
+    assert set(records) == {"caption-s0", "vision-t2v-cluster-n8-s0", "oracle-s0"}
+    for rec in records.values():
+        assert 0.0 <= rec["voc_like"]["mIoU"] <= 100.0
+        assert 0.0 <= rec["ade_like"]["chance_miou"] <= 100.0
+        assert rec["train"]["samples_seen"] > 0
+    # the report embeds its pictures and holds the tables
+    assert html.count("<table") >= 3
+    assert len(re.findall(r'src="data:image/png;base64,', html)) >= 3
+    for name in ("baseline", "cocu", "oracle"):
+        assert f"| {name} |" in md
+    # re-running resumes: nothing is retrained, the same table comes back
+    before = (out / "report.json").read_text()
+    assert main(["demo", "--out", str(out), "--budget", "smoke", "--device", "cpu"]) == 0
+    assert (out / "report.json").read_text() == before
