@@ -220,21 +220,22 @@ class SyntheticPipeline:
         if path.exists():  # cached; the same training may be shown under another name (cocu = #4)
             return {**json.loads(path.read_text()), "regime": regime.name}
         from cocu.eval.datasets import get_benchmark
-        from cocu.eval.diagnostics import synthetic_diagnostics
+        from cocu.eval.diagnostics import chance_miou, synthetic_diagnostics
         from cocu.eval.evaluate import evaluate
         from cocu.models.checkpoint import load_model
 
         run = self.train(regime, seed)
         start = time.perf_counter()
         model = load_model(run / "checkpoints" / "last.pt")
-        voc = evaluate(model, get_benchmark("voc_like", self.world_dir), show_progress=False)
+        voc_bench = get_benchmark("voc_like", self.world_dir)
+        voc = evaluate(model, voc_bench, show_progress=False)
         ade = get_benchmark("ade_like", self.world_dir)
         diag = synthetic_diagnostics(model, ade, self.world_dir / "world.json")
         result = {
             "regime": regime.name, "run_key": regime.run_key, "seed": seed,
             "neighbours": regime.neighbours if regime.curated else None,
             "voc_like": {"mIoU": voc["mIoU"], "mAcc": voc["mAcc"], "aAcc": voc["aAcc"],
-                         "per_class": voc["per_class"]},
+                         "per_class": voc["per_class"], "chance_mIoU": chance_miou(voc_bench)},
             "ade_like": diag,
             "train": json.loads((run / "summary.json").read_text()),
         }

@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 MAIN_COLUMNS = ["model", "N", "seeds", "voc mIoU", "ade mIoU", "object IoU", "stuff IoU",
                 "gap closed (voc)", "gap closed (ade)", "recall", "recall often", "recall rare"]
-DIAG_COLUMNS = ["model", "N", "grouping IoU", "naming acc", "groups used"]
+DIAG_COLUMNS = ["model", "N", "voc chance", "ade chance", "grouping IoU", "naming acc",
+                "groups used"]
 
 
 def _curation_quality(pipe: SyntheticPipeline, regimes: list[Regime], k: int) -> list[dict[str, Any]]:
@@ -108,7 +109,9 @@ def build_report(pipe: SyntheticPipeline, title: str, intro: str, regimes: list[
         rep.table(quality)
     rep.section("Settings and timings")
     rep.table([{"setting": k, "value": v} for k, v in asdict(pipe.budget).items()])
-    rep.table([{"step": k, "seconds": round(v, 1)} for k, v in pipe.timings.items()])
+    if pipe.timings:  # empty when every step came from the cache
+        rep.table([{"step": k, "seconds": round(v, 1)} for k, v in pipe.timings.items()],
+                  caption="wall time of the steps run by this invocation")
     html, md = rep.write(out, name)
     write_json(out / f"{name}_meta.json", {"tables": {k: str(v) for k, v in tables.items()},
                                           "html": str(html), "markdown": str(md),

@@ -18,6 +18,8 @@ METRICS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("ade mIoU", ("ade_like", "miou"), "ADE-like split: objects + stuff, all classes"),
     ("object IoU", ("ade_like", "object_miou"), "ADE-like, mean over object classes"),
     ("stuff IoU", ("ade_like", "stuff_miou"), "ADE-like, mean over stuff classes"),
+    ("voc chance", ("voc_like", "chance_mIoU"), "VOC-like mIoU of uniformly random labels"),
+    ("ade chance", ("ade_like", "chance_miou"), "ADE-like mIoU of uniformly random labels"),
     ("grouping IoU", ("ade_like", "grouping_miou"), "groups labelled by their majority class"),
     ("naming acc", ("ade_like", "naming_accuracy"), "pixels whose group is named right"),
     ("groups used", ("ade_like", "groups_in_use"), "final groups winning ≥ 1 pixel"),
@@ -87,7 +89,7 @@ def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[
                 disp[col] = "—" if v is None or math.isnan(v) else f"{100 * v:.0f} %"
             elif isinstance(v, float):
                 std = row.get(col + " std")
-                digits = 1 if ("IoU" in col or "mIoU" in col or "groups" in col) else 2
+                digits = 1 if ("IoU" in col or "groups" in col or "chance" in col) else 2
                 disp[col] = ("—" if math.isnan(v) else
                              f"{v:.{digits}f}" + (f" ± {std:.{digits}f}" if std and row["seeds"] > 1 else ""))
             else:
