@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from cocu.eval.datasets.base import SegBenchmark
-from cocu.eval.metrics import IoUAccumulator
+from cocu.eval.metrics import IoUAccumulator, prepare_label
 from cocu.eval.protocol import get_protocol
 from cocu.eval.segmenter import ZeroShotSegmenter, group_maps, window_logits
 from cocu.eval.transforms import normalize, resize_uint8
@@ -104,7 +104,8 @@ def synthetic_diagnostics(model: Any, benchmark: SegBenchmark, world_json: str |
     for start in progress(range(0, len(samples), batch_size), desc="diagnostics", unit="batch"):
         chunk = samples[start:start + batch_size]
         images = [benchmark.load_image(s) for s in chunk]
-        labels = [_reduce(benchmark, benchmark.load_label(s)) for s in chunk]
+        labels = [prepare_label(benchmark.load_label(s),
+                                reduce_zero_label=benchmark.reduce_zero_label).numpy() for s in chunk]
         size = images[0].shape[:2]
         x = torch.stack([normalize(resize_uint8(im, size).to(device), protocol.mean, protocol.std)
                          for im in images])
@@ -157,13 +158,3 @@ def synthetic_diagnostics(model: Any, benchmark: SegBenchmark, world_json: str |
         "images": len(samples),
     }
 
-
-def _reduce(benchmark: SegBenchmark, label: np.ndarray) -> np.ndarray:
-    """Apply ``reduce_zero_label`` (0 → 255, others − 1) when the benchmark asks for it."""
-    label = label.astype(np.int64)
-    if not benchmark.reduce_zero_label:
-        return label
-    out = label - 1
-    out[label == 0] = 255
-    out[label == 255] = 255
-    return out

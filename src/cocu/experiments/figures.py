@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from cocu.eval.datasets.base import SegBenchmark
+from cocu.eval.metrics import prepare_label
 from cocu.eval.protocol import get_protocol
 from cocu.eval.segmenter import ZeroShotSegmenter
 from cocu.utils.io import atomic_path
@@ -41,8 +42,7 @@ def segmentation_grid(models: Mapping[str, torch.nn.Module], bench: SegBenchmark
     for i in indices:
         sample = bench.samples[i]
         image = bench.load_image(sample)
-        label = bench.load_label(sample).astype(np.int64) - 1  # reduce_zero_label: 0 → ignore
-        label[label < 0] = 255
+        label = prepare_label(bench.load_label(sample), reduce_zero_label=True).numpy()  # 0 → ignore
         h, w = image.shape[:2]
         big = np.asarray(Image.fromarray(image).resize((w * scale, h * scale), Image.NEAREST))
         cells = [big, _cell(image, label, scale)]

@@ -36,11 +36,15 @@ def _curation_quality(pipe: SyntheticPipeline, regimes: list[Regime], k: int) ->
     return rows
 
 
+def _label(regime: Regime) -> str:
+    """How a regime's model is named in figures."""
+    return f"{regime.name} (N={regime.neighbours})" if regime.curated else regime.name
+
+
 def _load_models(pipe: SyntheticPipeline, regimes: list[Regime], seed: int) -> dict[str, Any]:
     from cocu.models.checkpoint import load_model
 
-    return {r.name if not r.curated else f"{r.name} (N={r.neighbours})":
-            load_model(pipe.run_dir(r, seed) / "checkpoints" / "last.pt") for r in regimes}
+    return {_label(r): load_model(pipe.run_dir(r, seed) / "checkpoints" / "last.pt") for r in regimes}
 
 
 def build_report(pipe: SyntheticPipeline, title: str, intro: str, regimes: list[Regime],
@@ -71,7 +75,7 @@ def build_report(pipe: SyntheticPipeline, title: str, intro: str, regimes: list[
                              figures / "segmentations.png")
     heat = None
     if heatmap_pair:
-        pair = _load_models(pipe, list(heatmap_pair), seeds[0])
+        pair = {_label(r): models[_label(r)] for r in heatmap_pair}  # already loaded for the grid
         heat = uncaptioned_heatmaps(pair, ade, world / "world.json", pipe.vocab(),
                                     figures / "heatmaps.png")
 
