@@ -61,3 +61,13 @@ def test_regimes_follow_the_appendix_table():
     assert REGIMES["#3"].curation_key == REGIMES["#4"].curation_key != REGIMES["#2"].curation_key
     with pytest.raises(CocuError):
         get_regime("#5")
+
+
+def test_output_folder_that_is_a_file_is_a_clear_error(tmp_path, capsys):
+    from cocu.cli import main
+
+    target = tmp_path / "a_file"
+    target.write_text("keep me")
+    assert main(["demo", "--out", str(target), "--budget", "smoke"]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    assert target.read_text() == "keep me"

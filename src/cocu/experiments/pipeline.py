@@ -71,6 +71,8 @@ class SyntheticPipeline:
     def __init__(self, root: str | Path, budget: Budget, *, world_seed: int = 0,
                  device: str = "auto", amp: str = "none") -> None:
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise CocuError(f"output folder {self.root} exists and is not a folder")
         self.budget = budget
         self.world_seed = world_seed
         self.device = device
