@@ -4,13 +4,19 @@
     python benchmarks/train_throughput.py --device cuda --batch 256 --amp fp16 --ours-amp bf16 --compile
 
 *official*: the NVlabs/GroupViT ``train_one_epoch`` step on our model with the official
-attention maths (explicit ``softmax(q kᵀ) v``, ``set_fused_attention(False)``), fp32 unless
+attention maths (explicit ``softmax(q kᵀ) v``, ``set_fused_attention(False)``) and the official
+text tower's work (every text runs all 77 positions, ``trim_text=False``), fp32 unless
 ``--amp``, ``optimizer.zero_grad()``, ``loss.backward()``, ``clip_grad_norm_(5)``,
 ``optimizer.step()``, ``lr_scheduler.step_update``, then ``torch.cuda.synchronize()`` and
 ``loss.item()`` every step (host syncs), plain (for-each) AdamW.
-*ours*: ``cocu.train``'s step: fused SDPA attention, losses kept on the device (no sync
-per step), ``zero_grad(set_to_none=True)``, fused AdamW on CUDA, optional bf16/fp16 autocast,
-``torch.compile`` and channels-last.
+*ours*: ``cocu.train``'s step: fused SDPA attention, padding-free text encoding (identical texts
+once, length buckets; `cocu.models.text_buckets`), losses kept on the device (no sync per step),
+``zero_grad(set_to_none=True)``, fused AdamW on CUDA, optional bf16/fp16 autocast,
+``torch.compile`` of the vision tower and channels-last.
+
+Texts: a caption and 3 prompts per image, random BPE ids with lengths drawn from
+``--caption-tokens`` / ``--prompt-tokens`` (the same ids for both variants); ``--caption-tokens
+77,77`` is the worst case for ours (no caption padding to skip).
 
 Each variant runs in its own subprocess (so peak RSS is its own), in alternating rounds
 (official, ours, official, ours, ...) so that load from other processes hits both; the
@@ -28,6 +34,35 @@ import sys
 import time
 
 
+def text_batch(batch: int, *, k: int, caption_tokens: tuple[int, int], prompt_tokens: tuple[int, int],
+               context: int = 77, seed: int = 0) -> "torch.Tensor":
+    """[batch, 1+k, context] token ids: SOT, random BPE ids, EOT (the largest id), zero padding.
+
+    Each caption's token count (SOT and EOT included) is drawn uniformly from ``caption_tokens``,
+    each prompt's from ``prompt_tokens`` ("a photo of a {noun}." is 8 tokens with a one-token noun).
+    """
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.zeros(batch, 1 + k, context, dtype=torch.long)
+    for b in range(batch):
+        for j in range(1 + k):
+            lo, hi = caption_tokens if j == 0 else prompt_tokens
+            n = int(torch.randint(lo, hi + 1, (1,), generator=g))
+            ids[b, j, 0] = 49406
+            ids[b, j, 1:n - 1] = torch.randint(1, 49000, (n - 2,), generator=g)
+            ids[b, j, n - 1] = 49407
+    return ids
+
+
+def _span(text: str) -> tuple[int, int]:
+    lo, _, hi = text.partition(",")
+    lo_i, hi_i = int(lo), int(hi or lo)
+    if not 3 <= lo_i <= hi_i <= 77:
+        raise argparse.ArgumentTypeError(f"want LO,HI with 3 <= LO <= HI <= 77, got {text!r}")
+    return lo_i, hi_i
+
+
 def run_variant(a: argparse.Namespace) -> dict:
     import torch
 
@@ -37,28 +72,27 @@ def run_variant(a: argparse.Namespace) -> dict:
     torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
     torch.manual_seed(0)
-    model = create_model(a.model, **json.loads(a.overrides)).to(dev)
     official = a.variant == "official"
+    # the official text tower runs all 77 positions of every text; ours skips the padding
+    model = create_model(a.model, trim_text=not official, **json.loads(a.overrides)).to(dev)
     model.set_fused_attention(not official)
     size = model.config.image_size
-    k = 3
     images = torch.randn(a.batch, 3, size, size, device=dev)
-    ids = torch.randint(1, 49000, (a.batch, 1 + k, 77), device=dev)
-    ids[..., 20] = 49407  # EOT at position 20 (typical caption length); argmax picks it
-    ids[..., 21:] = 0
+    ids = text_batch(a.batch, k=3, caption_tokens=a.caption_tokens, prompt_tokens=a.prompt_tokens)
+    # official: ids on the device, as its loader delivers them; ours: on the host, as cocu's loop
+    ids = ids.to(dev) if official else ids
     opt = build_optimizer(model, lr=1e-4, weight_decay=0.05, fused=False if official else None)
     sched = WarmupCosine(opt, base_lr=1e-4, warmup_lr=1e-6, min_lr=1e-6, warmup_steps=10, total_steps=1000)
     amp = a.amp if official else a.ours_amp
     scaler = torch.amp.GradScaler(dev.type, enabled=amp == "fp16")
     autocast = (torch.autocast(dev.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
                 if amp != "none" else None)
-    step_model = model
     if not official:
         if a.channels_last:
             model.to(memory_format=torch.channels_last)
             images = images.contiguous(memory_format=torch.channels_last)
         if a.compile:
-            step_model = torch.compile(model)
+            model.img_encoder.compile()  # as `cocu train --compile`: the vision tower, in place
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
 
@@ -84,9 +118,9 @@ def run_variant(a: argparse.Namespace) -> dict:
     def our_step() -> None:
         if autocast is not None:
             with autocast:
-                out = step_model(images, ids)
+                out = model(images, ids)
         else:
-            out = step_model(images, ids)
+            out = model(images, ids)
         scaler.scale(out.loss).backward()
         scaler.unscale_(opt)
         gn = torch.nn.utils.clip_grad_norm_(params, 5.0)
@@ -125,6 +159,10 @@ def main() -> None:
     p.add_argument("--ours-amp", default="none", choices=["none", "bf16", "fp16"])
     p.add_argument("--compile", action="store_true")
     p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--caption-tokens", type=_span, default=(8, 40), metavar="LO,HI",
+                   help="caption length range in BPE tokens incl. SOT/EOT (default 8,40; 77,77 = worst case)")
+    p.add_argument("--prompt-tokens", type=_span, default=(7, 12), metavar="LO,HI",
+                   help="prompt length range in tokens (default 7,12)")
     p.add_argument("--steps", type=int, default=4)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--rounds", type=int, default=2)
@@ -148,7 +186,8 @@ def main() -> None:
             for variant in ("official", "ours"):
                 cmd = [sys.executable, __file__, "--variant", variant, "--model", model, "--device", a.device,
                        "--batch", str(batch), "--amp", a.amp, "--ours-amp", a.ours_amp, "--steps", str(a.steps),
-                       "--warmup", str(a.warmup), "--threads", str(a.threads)]
+                       "--warmup", str(a.warmup), "--threads", str(a.threads),
+                       "--caption-tokens", "%d,%d" % a.caption_tokens, "--prompt-tokens", "%d,%d" % a.prompt_tokens]
                 cmd += ["--compile"] * a.compile + ["--channels-last"] * a.channels_last
                 out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
                 res = json.loads(out.strip().splitlines()[-1])

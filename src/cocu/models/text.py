@@ -1,7 +1,8 @@
 """CLIP text transformer of GroupViT (key names of NVlabs/GroupViT ``models/transformer.py``).
 
 Attention uses nn.MultiheadAttention's parameter layout (``in_proj_weight``, ``in_proj_bias``,
-``out_proj``) with a causal fused kernel; ``fused=False`` runs the explicit masked-softmax maths.
+``out_proj``) with a causal fused kernel; ``fused=False`` runs the official call (``nn.MultiheadAttention``'s
+functional form on [T, B, W] with an additive causal mask, ``need_weights=False``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch.utils.checkpoint as torch_checkpoint
 from torch import nn
 
 from cocu.models.config import GroupViTConfig
+from cocu.models.text_buckets import bucket_overhead, plan_buckets
 
 
 class QuickGELU(nn.Module):
@@ -39,15 +41,23 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [B, T, W] → [B, T, W]; token t attends to tokens ≤ t."""
         b, t, w = x.shape
+        if not self.fused:
+            return self._official(x)
         qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
         q, k, v = qkv.reshape(b, t, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
-        if self.fused:
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:
-            mask = torch.full((t, t), float("-inf"), device=x.device, dtype=q.dtype).triu_(1)
-            attn = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5) + mask
-            out = attn.softmax(dim=-1) @ v
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.out_proj(out.transpose(1, 2).reshape(b, t, w))
+
+    def _official(self, x: torch.Tensor) -> torch.Tensor:
+        """The official block's call: ``nn.MultiheadAttention`` on [T, B, W] with an additive -inf mask."""
+        t = x.shape[1]
+        mask = torch.full((t, t), float("-inf"), device=x.device, dtype=x.dtype).triu_(1)
+        lnd = x.transpose(0, 1)
+        out, _ = F.multi_head_attention_forward(
+            lnd, lnd, lnd, x.shape[-1], self.heads, self.in_proj_weight, self.in_proj_bias, None, None, False,
+            0.0, self.out_proj.weight, self.out_proj.bias, training=self.training, need_weights=False,
+            attn_mask=mask)
+        return out.transpose(0, 1)
 
 
 class ResidualAttentionBlock(nn.Module):
@@ -108,29 +118,56 @@ class TextTransformer(nn.Module):
         nn.init.normal_(self.token_embedding.weight, std=0.02)
         nn.init.normal_(self.positional_embedding, std=0.01)
 
-    def _trim(self, ids: torch.Tensor) -> torch.Tensor:
-        """Drop the padding columns after the last EOT of the batch (rounded up to a multiple of 8).
+    def _plan(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list] | None:
+        """(unique rows on the host, row → unique index, buckets of unique rows) or None (run as is).
 
-        With a causal mask the EOT feature never sees later tokens, so this changes no result. Needs
-        the EOT position on the host: with ``trim_text``, done for CPU ids, for device ids only when
-        ``trim_text_on_device`` (one host sync), never under torch.compile.
+        Needs the ids on the host: done for CPU ids, for device ids only with ``trim_text_on_device``
+        (one host sync), never under torch.compile (its shapes must not vary).
         """
-        on_host = ids.device.type == "cpu"
-        if not self.trim or torch.compiler.is_compiling() or not (on_host or self.trim_on_device):
-            return ids
-        length = int(ids.argmax(dim=-1).max()) + 1
-        length = min(ids.shape[1], -(-length // 8) * 8)
-        return ids[:, :length]
+        if not self.trim or torch.compiler.is_compiling():
+            return None
+        if ids.device.type != "cpu":
+            if not self.trim_on_device:
+                return None
+            ids = ids.cpu()
+        unique, inverse = torch.unique(ids, dim=0, return_inverse=True)
+        lengths = (unique.argmax(dim=-1) + 1).tolist()
+        device = self.positional_embedding.device
+        buckets = plan_buckets(lengths, max_length=ids.shape[1], overhead=bucket_overhead(device))
+        return unique, inverse, buckets
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """ids [N, T ≤ context_length] (long) → [N, width]."""
-        if ids.shape[-1] > self.context_length:
-            raise ValueError(f"text ids have {ids.shape[-1]} tokens, context length is {self.context_length}")
+    def _encode(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids [N, T] on the model's device → the EOT features [N, width]."""
         eot = ids.argmax(dim=-1)
-        ids = self._trim(ids)
         x = self.token_embedding(ids) + self.positional_embedding[: ids.shape[1]]
         x = self.ln_final(self.transformer(x))
         return x[torch.arange(x.shape[0], device=x.device), eot]
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids [N, T ≤ context_length] (long, host or device) → [N, width] on the model's device.
+
+        With ``trim_text`` (the default) identical rows are encoded once and the rest run in
+        length buckets (`plan_buckets`) without their padding: the same result, up to rounding,
+        for a fraction of the work. Host ids are planned without a device sync.
+        """
+        if ids.shape[-1] > self.context_length:
+            raise ValueError(f"text ids have {ids.shape[-1]} tokens, context length is {self.context_length}")
+        device = self.positional_embedding.device
+        plan = self._plan(ids)
+        if plan is None:
+            return self._encode(ids.to(device, non_blocking=True))
+        unique, inverse, buckets = plan
+        feats, order = [], []
+        for rows, length in buckets:
+            index = torch.tensor(rows, dtype=torch.long)
+            feats.append(self._encode(unique[index, :length].to(device, non_blocking=True)))
+            order.append(index)
+        # feature of unique row u sits at position[u] of the concatenation
+        ordered = torch.cat(order)
+        position = torch.empty_like(ordered)
+        position[ordered] = torch.arange(len(ordered))
+        x = torch.cat(feats) if len(feats) > 1 else feats[0]
+        return x[position[inverse.reshape(-1)].to(device, non_blocking=True)]
 
     def set_fused_attention(self, fused: bool) -> None:
         for m in self.modules():

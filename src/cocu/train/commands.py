@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--workers", type=int, help="data loader workers per process")
     s.add_argument("--device", help="auto | cpu | cuda")
     s.add_argument("--amp", choices=["bf16", "fp16", "none"], help="mixed precision (fp16 = GPU + loss scaler)")
-    s.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    s.add_argument("--compile", action="store_true", default=None, help="torch.compile the vision tower")
     s.add_argument("--channels-last", action="store_true", default=None)
     s.add_argument("--resume", help="auto (latest valid checkpoint in --out) or a checkpoint path")
     s.add_argument("--save-every", type=int, help="also checkpoint every N steps")

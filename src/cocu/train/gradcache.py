@@ -66,7 +66,7 @@ def grad_cache_backward(model: nn.Module, images: torch.Tensor, text_ids: torch.
     Args:
         model: the module whose BN buffers are protected (the unwrapped model).
         images: ``[B,3,H,W]`` (may live on the CPU; chunks are moved to ``device``).
-        text_ids: ``[B,1+K,L]``.
+        text_ids: ``[B,1+K,L]``, passed to ``embed`` as they are (the text tower moves host ids).
         chunk: samples per chunk (divides B).
         embed: ``(images [M,...], ids [M,1+K,L]) -> (image_x [M,D], text_x [M,1+K,D])``.
         loss_fn: full-batch embeddings → an output with ``.loss`` (the loss parts ride along).
@@ -86,7 +86,7 @@ def grad_cache_backward(model: nn.Module, images: torch.Tensor, text_ids: torch.
             rng_states.append(_rng_snapshot(device))
             with autocast():
                 ix, tx = embed(images[s:s + chunk].to(device, non_blocking=True),
-                               text_ids[s:s + chunk].to(device, non_blocking=True))
+                               text_ids[s:s + chunk])
             img_parts.append(_upcast(ix))
             txt_parts.append(_upcast(tx))
     for buf, saved in bn_saved:
@@ -103,7 +103,7 @@ def grad_cache_backward(model: nn.Module, images: torch.Tensor, text_ids: torch.
         _rng_restore(rng_states[i], device)
         with autocast():
             ix, tx = embed(images[s:s + chunk].to(device, non_blocking=True),
-                           text_ids[s:s + chunk].to(device, non_blocking=True))
+                           text_ids[s:s + chunk])
         surrogate = (_upcast(ix) * g_img[s:s + chunk]).sum() + (_upcast(tx) * g_txt[s:s + chunk]).sum()
         surrogate.backward()
     _rng_restore(end_state, device)

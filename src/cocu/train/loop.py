@@ -247,13 +247,16 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
     grad_cache = cfg.grad_cache_chunk is not None and cfg.grad_cache_chunk < cfg.batch_size
     raw_model = model
     if cfg.compile:
-        model = torch.compile(model)
+        # the vision tower only, in place (state-dict keys unchanged): the text tower runs in
+        # length buckets whose shapes vary from step to step
+        raw_model.img_encoder.compile()
     if world > 1 and not grad_cache:
         # the official run does not re-broadcast BN buffers every forward (mmcv broadcast_buffers=False)
         import inspect
         no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters
                    else {"broadcast_buffers": False})
-        model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None, **no_sync)
+        # no device_ids: DDP would move the text ids to the GPU, the text tower plans on the host
+        model = DDP(model, device_ids=None, **no_sync)
     autocast = _autocast(device, cfg.amp)
     params = [p for p in raw_model.parameters() if p.requires_grad]
 
@@ -339,8 +342,7 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
                                       scale=scaler.scale, autocast=autocast, device=device)
             _all_reduce_grads(params, world)
         else:
-            images = images.to(device, non_blocking=True)
-            text_ids = text_ids.to(device, non_blocking=True)
+            images = images.to(device, non_blocking=True)  # text ids stay on the host (see TextTransformer)
             with autocast():
                 out = model(images, text_ids)
             scaler.scale(out.loss).backward()

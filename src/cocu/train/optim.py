@@ -47,11 +47,11 @@ def param_groups(model: nn.Module, weight_decay: float, *,
 def build_optimizer(model: nn.Module, *, lr: float, weight_decay: float,
                     betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                     no_decay_extra: bool = False, fused: bool | None = None) -> torch.optim.AdamW:
-    """AdamW over :func:`param_groups` (``fused`` kernels on CUDA when available)."""
+    """AdamW over :func:`param_groups` (``fused`` kernels by default on CPU and CUDA)."""
     groups = param_groups(model, weight_decay, no_decay_extra=no_decay_extra)
     kwargs: dict[str, Any] = {}
     if fused is None:
-        fused = all(p.is_cuda for g in groups for p in g["params"])
+        fused = all(p.device.type in ("cpu", "cuda") for g in groups for p in g["params"])
     if fused:
         kwargs["fused"] = True
     return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, **kwargs)
