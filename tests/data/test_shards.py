@@ -8,10 +8,12 @@ import logging
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
-from cocu.data.shards import ShardStats, iter_samples, list_shards, shard_split
+from cocu.data.shards import ShardStats, decode_image, iter_samples, list_shards, shard_split
+from cocu.data.transforms import decode_side
 from cocu.errors import CocuError
 
 
@@ -100,3 +102,29 @@ def test_decode_false_returns_bytes(synth_world):
     s = next(iter_samples(synth_world.train_shards[:1], decode=False))
     assert isinstance(s.image, bytes) and s.image[:2] == b"\xff\xd8"
     assert s.shard == str(synth_world.train_shards[0]) and s.caption
+
+
+def _encoded(size: tuple[int, int], fmt: str) -> bytes:
+    """A smooth colour gradient (so reduced-size decoding is close to resizing) encoded as ``fmt``."""
+    w, h = size
+    x = np.linspace(0, 255, w)[None, :, None]
+    y = np.linspace(0, 255, h)[:, None, None]
+    arr = np.concatenate([x + 0 * y, y + 0 * x, (x + y) / 2], axis=2).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format=fmt, quality=95)
+    return buf.getvalue()
+
+
+def test_decode_image_reduced_size_jpeg():
+    data = _encoded((1024, 768), "JPEG")
+    assert decode_image(data).size == (1024, 768)
+    side = decode_side(224)  # ceil(224 / sqrt(0.9)) = 237: a 90 % crop of 237² is 224.8 px wide
+    assert side == 237
+    # 768 // 237 = 3 → the largest DCT scale ≤ 3 is 1/2
+    small = decode_image(data, side)
+    assert small.size == (512, 384) and small.mode == "RGB"
+    full_resized = np.asarray(decode_image(data).resize((512, 384), Image.BILINEAR), dtype=float)
+    assert np.abs(np.asarray(small, dtype=float) - full_resized).mean() < 1.0
+    # never below the requested side; small images and other formats decode at full size
+    assert decode_image(_encoded((300, 250), "JPEG"), side).size == (300, 250)
+    assert decode_image(_encoded((1024, 768), "PNG"), side).size == (1024, 768)

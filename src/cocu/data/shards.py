@@ -97,6 +97,20 @@ def _split_name(name: str) -> tuple[str, str]:
     return prefix + stem, ext.lower()
 
 
+def decode_image(data: bytes, min_side: int | None = None) -> Image.Image:
+    """Encoded image bytes → RGB PIL image.
+
+    ``min_side``: JPEGs are decoded at the smallest DCT scale (1, 1/2, 1/4, 1/8) that keeps both
+    sides ≥ ``min_side`` (PIL ``draft``), several times faster for photos much larger than
+    the training resolution; other formats and smaller images decode at full size.
+    """
+    with Image.open(io.BytesIO(data)) as im:
+        if min_side:
+            im.draft("RGB", (min_side, min_side))
+        im.load()
+        return im.convert("RGB")
+
+
 def _build_sample(key: str, files: dict[str, bytes], shard: str, decode: bool,
                   stats: ShardStats) -> Sample | None:
     img_ext = next((e for e in IMAGE_EXTS if e in files), None)
@@ -121,9 +135,7 @@ def _build_sample(key: str, files: dict[str, bytes], shard: str, decode: bool,
     image: Image.Image | bytes = files[img_ext]
     if decode:
         try:
-            with Image.open(io.BytesIO(files[img_ext])) as im:
-                im.load()
-                image = im.convert("RGB")
+            image = decode_image(files[img_ext])
         except Exception as exc:  # PIL raises many types for broken files
             stats._record(shard, key, f"undecodable image ({type(exc).__name__}: {exc})")
             return None

@@ -6,6 +6,8 @@ evaluation alike, so ours do too; the CLIP constants are kept for CLIP encoders.
 
 from __future__ import annotations
 
+import math
+
 from torchvision import transforms as T
 
 CLIP_MEAN: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
@@ -14,7 +16,19 @@ IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 
-def train_transform(size: int, scale: tuple[float, float] = (0.9, 1.0), hflip: bool = True) -> T.Compose:
+TRAIN_CROP_SCALE: tuple[float, float] = (0.9, 1.0)
+
+
+def decode_side(size: int, scale: tuple[float, float] = TRAIN_CROP_SCALE) -> int:
+    """Shortest image side at which `train_transform`'s smallest crop still has ≥ ``size`` pixels.
+
+    Decoding JPEGs down to this side (`cocu.data.shards.decode_image`) loses nothing the crop
+    would keep: a crop of area fraction ≥ scale[0] of a square of this side is ≥ ``size`` wide.
+    """
+    return math.ceil(size / math.sqrt(scale[0]))
+
+
+def train_transform(size: int, scale: tuple[float, float] = TRAIN_CROP_SCALE, hflip: bool = True) -> T.Compose:
     """PIL image -> float tensor [3, size, size]: mild RandomResizedCrop, flip, ImageNet normalisation.
 
     The crop is kept mild (default 90–100 % of the area) so that objects the caption names

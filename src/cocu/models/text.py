@@ -15,7 +15,7 @@ import torch.utils.checkpoint as torch_checkpoint
 from torch import nn
 
 from cocu.models.config import GroupViTConfig
-from cocu.models.text_buckets import bucket_overhead, plan_buckets
+from cocu.models.text_buckets import Buckets, bucket_overhead, plan_buckets
 
 
 class QuickGELU(nn.Module):
@@ -118,7 +118,7 @@ class TextTransformer(nn.Module):
         nn.init.normal_(self.token_embedding.weight, std=0.02)
         nn.init.normal_(self.positional_embedding, std=0.01)
 
-    def _plan(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list] | None:
+    def _plan(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Buckets] | None:
         """(unique rows on the host, row → unique index, buckets of unique rows) or None (run as is).
 
         Needs the ids on the host: done for CPU ids, for device ids only with ``trim_text_on_device``

@@ -14,6 +14,9 @@ from collections.abc import Sequence
 
 import torch
 
+#: [(row indices, run length), ...]
+Buckets = list[tuple[list[int], int]]
+
 #: token-rows one extra bucket must save to pay for its own pass through the tower
 BUCKET_OVERHEAD = {"cpu": 32}
 #: devices not listed above (GPUs: fast GEMMs, costly kernel launches)
@@ -30,8 +33,7 @@ def round_length(length: int, multiple: int, max_length: int) -> int:
     return min(max_length, -(-length // multiple) * multiple)
 
 
-def plan_buckets(lengths: Sequence[int], *, max_length: int, multiple: int = 8, overhead: int = 32
-                 ) -> list[tuple[list[int], int]]:
+def plan_buckets(lengths: Sequence[int], *, max_length: int, multiple: int = 8, overhead: int = 32) -> Buckets:
     """Split rows (token counts up to and including EOT) into ``[(row indices, run length), ...]``.
 
     Minimises Σ rows·length + overhead·(number of buckets) over partitions into runs of rows

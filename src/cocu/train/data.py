@@ -22,7 +22,6 @@ must come from logical worker ``S % W``, so workers are renumbered by ``start_st
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import random
@@ -37,6 +36,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from cocu.data.shards import ShardStats, decode_image, iter_samples
 from cocu.errors import CocuError
 
 log = logging.getLogger(__name__)
@@ -96,10 +96,8 @@ class StreamState:
         return cls(int(d["n_slots"]), {int(k): (int(v[0]), int(v[1])) for k, v in d["positions"].items()})
 
 
-def _iter_raw(shard: str, stride: int, offset: int, stats: Any) -> Iterator[Any]:
+def _iter_raw(shard: str, stride: int, offset: int, stats: ShardStats) -> Iterator[Any]:
     """Undecoded samples of one shard, keeping every ``stride``-th from ``offset``."""
-    from cocu.data.shards import iter_samples
-
     for i, sample in enumerate(iter_samples([shard], decode=False, stats=stats)):
         if i % stride == offset:
             yield sample
@@ -132,13 +130,14 @@ class TrainStream(IterableDataset):
                  tokenize: Callable[[list[str]], torch.Tensor],
                  seed: int = 0, rank: int = 0, world_size: int = 1, workers: int = 0,
                  shuffle_buffer: int = 1000, start_step: int = 0,
-                 state: StreamState | None = None):
+                 state: StreamState | None = None, decode_side: int | None = None):
         super().__init__()
         self.n_workers = max(1, workers)
         self.n_slots = world_size * self.n_workers
         self.sources = slot_sources(shards, self.n_slots)
         self.batch_size, self.k = batch_size, k
         self.transform, self.prompt_source = transform, prompt_source
+        self.decode_side = decode_side  # JPEGs decoded at reduced size, both sides ≥ this
         self.templates, self.tokenize = list(templates), tokenize
         self.seed, self.rank = seed, rank
         self.shuffle_buffer = shuffle_buffer
@@ -156,8 +155,6 @@ class TrainStream(IterableDataset):
     # -- the per-slot sample stream ------------------------------------------------------------
     def _slot_samples(self, slot: int) -> Iterator[tuple[int, int, Any]]:
         """``(draw, index, raw sample)`` forever, starting at the saved position of ``slot``."""
-        from cocu.data.shards import ShardStats
-
         sources = self.sources[slot]
         draw, skip = self.positions.get(slot, (0, 0))
         while True:
@@ -195,8 +192,7 @@ class TrainStream(IterableDataset):
         try:
             image = sample.image
             if isinstance(image, (bytes, bytearray)):
-                image = Image.open(io.BytesIO(image))
-                image.load()
+                image = decode_image(image, self.decode_side)
             image = self.transform(image.convert("RGB"))
         except Exception as exc:  # noqa: BLE001 - any undecodable image is skipped and counted
             log.warning("skipping corrupt sample %s in %s: %s", getattr(sample, "key", "?"),
@@ -210,8 +206,6 @@ class TrainStream(IterableDataset):
         worker = info.id if info is not None else 0
         logical = (worker + self.start_step) % self.n_workers
         slot = self.rank * self.n_workers + logical
-        from cocu.data.shards import ShardStats
-
         self._finished, self._reported, self._stats = 0, 0, ShardStats(0, 0)
         images: list[torch.Tensor] = []
         texts: list[str] = []

@@ -134,7 +134,7 @@ def _build_data(cfg: TrainConfig, model: nn.Module, info: D.DistInfo, start_step
     """The prompt source and the per-rank data stream."""
     from cocu.data.shards import list_shards
     from cocu.data.templates import IMAGENET_TEMPLATES
-    from cocu.data.transforms import train_transform
+    from cocu.data.transforms import decode_side, train_transform
     from cocu.data.vocab import Vocabulary
     from cocu.models.tokenizer import tokenize
     from cocu.train.prompts import build_prompt_source
@@ -148,7 +148,8 @@ def _build_data(cfg: TrainConfig, model: nn.Module, info: D.DistInfo, start_step
                          prompt_source=source, templates=IMAGENET_TEMPLATES,
                          tokenize=lambda texts: tokenize(texts, context_length=context),
                          seed=cfg.seed, rank=info.rank, world_size=info.world_size, workers=cfg.workers,
-                         shuffle_buffer=cfg.shuffle_buffer, start_step=start_step, state=state)
+                         shuffle_buffer=cfg.shuffle_buffer, start_step=start_step, state=state,
+                         decode_side=decode_side(size))
     return stream, shards
 
 
