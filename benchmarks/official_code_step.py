@@ -2,7 +2,8 @@
 
 `train_throughput.py` compares ours against a *re-creation* of the official step. This script
 checks the re-creation: it times the NVlabs/GroupViT model code itself (from a clone you
-provide; its code is not part of cocu) with the same step, inputs, threads and rounds.
+provide; its code is not part of cocu) with the same step, inputs, threads and rounds, beside
+the re-creation and ours (fp32, and under bf16 autocast).
 
     git clone https://github.com/NVlabs/GroupViT /opt/GroupViT
     pip install --target /opt/groupvit-site einops==0.8.2 omegaconf==2.4.0 diffdist==0.1
@@ -150,7 +151,9 @@ def main() -> None:
         "re-creation": [sys.executable, str(HERE / "train_throughput.py"), "--variant", "official",
                         "--model", "groupvit_gcc_yfcc_30e", *common],
         "ours": [sys.executable, str(HERE / "train_throughput.py"), "--variant", "ours",
-                 "--model", "groupvit_gcc_yfcc_30e", *common],
+                 "--model", "groupvit_gcc_yfcc_30e", "--ours-amp", "none", *common],
+        "ours+bf16": [sys.executable, str(HERE / "train_throughput.py"), "--variant", "ours",
+                      "--model", "groupvit_gcc_yfcc_30e", "--ours-amp", "bf16", *common],
     }
     best: dict[str, dict] = {}
     for r in range(a.rounds):

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as torch_checkpoint
 from torch import nn
 
+from cocu.models.attention import attention
 from cocu.models.config import GroupViTConfig
 from cocu.models.text_buckets import Buckets, bucket_overhead, plan_buckets
 
@@ -45,7 +46,7 @@ class CausalSelfAttention(nn.Module):
             return self._official(x)
         qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
         q, k, v = qkv.reshape(b, t, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        out = attention(q, k, v, causal=True)
         return self.out_proj(out.transpose(1, 2).reshape(b, t, w))
 
     def _official(self, x: torch.Tensor) -> torch.Tensor:
@@ -136,10 +137,9 @@ class TextTransformer(nn.Module):
         buckets = plan_buckets(lengths, max_length=ids.shape[1], overhead=bucket_overhead(device))
         return unique, inverse, buckets
 
-    def _encode(self, ids: torch.Tensor) -> torch.Tensor:
-        """ids [N, T] on the model's device → the EOT features [N, width]."""
-        eot = ids.argmax(dim=-1)
-        x = self.token_embedding(ids) + self.positional_embedding[: ids.shape[1]]
+    def _encode(self, tokens: torch.Tensor, eot: torch.Tensor) -> torch.Tensor:
+        """Token embeddings [N, T, W] and EOT positions [N] → the EOT features [N, width]."""
+        x = tokens + self.positional_embedding[: tokens.shape[1]]
         x = self.ln_final(self.transformer(x))
         return x[torch.arange(x.shape[0], device=x.device), eot]
 
@@ -148,22 +148,25 @@ class TextTransformer(nn.Module):
 
         With ``trim_text`` (the default) identical rows are encoded once and the rest run in
         length buckets (`plan_buckets`) without their padding: the same result, up to rounding,
-        for a fraction of the work. Host ids are planned without a device sync.
+        for a fraction of the work. Host ids are planned without a device sync, and the tokens
+        of all buckets are embedded in one lookup (one dense embedding gradient, not one a bucket).
         """
         if ids.shape[-1] > self.context_length:
             raise ValueError(f"text ids have {ids.shape[-1]} tokens, context length is {self.context_length}")
         device = self.positional_embedding.device
         plan = self._plan(ids)
         if plan is None:
-            return self._encode(ids.to(device, non_blocking=True))
+            ids = ids.to(device, non_blocking=True)
+            return self._encode(self.token_embedding(ids), ids.argmax(dim=-1))
         unique, inverse, buckets = plan
-        feats, order = [], []
-        for rows, length in buckets:
-            index = torch.tensor(rows, dtype=torch.long)
-            feats.append(self._encode(unique[index, :length].to(device, non_blocking=True)))
-            order.append(index)
+        index = [torch.tensor(rows, dtype=torch.long) for rows, _ in buckets]
+        pieces = [unique[rows, :length] for rows, (_, length) in zip(index, buckets)]
+        flat = torch.cat([p.reshape(-1) for p in pieces]).to(device, non_blocking=True)
+        tokens = self.token_embedding(flat).split([p.numel() for p in pieces])
+        feats = [self._encode(t.view(*p.shape, -1), p.argmax(dim=-1).to(device, non_blocking=True))
+                 for t, p in zip(tokens, pieces)]
         # feature of unique row u sits at position[u] of the concatenation
-        ordered = torch.cat(order)
+        ordered = torch.cat(index)
         position = torch.empty_like(ordered)
         position[ordered] = torch.arange(len(ordered))
         x = torch.cat(feats) if len(feats) > 1 else feats[0]

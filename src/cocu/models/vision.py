@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn.init import trunc_normal_  # same as timm's: N(0, std) cut at ±2 (absolute)
 
 from cocu.models.assignment import assign
+from cocu.models.attention import attention
 from cocu.models.config import GroupViTConfig
 
 
@@ -67,16 +68,6 @@ def _merge_heads(x: torch.Tensor) -> torch.Tensor:
     """[B, nh, N, c] → [B, N, nh*c]."""
     b, h, n, c = x.shape
     return x.transpose(1, 2).reshape(b, n, h * c)
-
-
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, fused: bool,
-              dropout_p: float = 0.0) -> torch.Tensor:
-    """softmax(q kᵀ / √d) v for [B, nh, N, d] inputs; ``fused`` uses scaled_dot_product_attention."""
-    if fused:
-        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
-    attn = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
-    attn = F.dropout(attn.softmax(dim=-1), p=dropout_p)
-    return attn @ v
 
 
 class Attention(nn.Module):
