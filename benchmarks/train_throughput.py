@@ -9,9 +9,10 @@ text tower's work (every text runs all 77 positions, ``trim_text=False``), fp32 
 ``--amp``, ``optimizer.zero_grad()``, ``loss.backward()``, ``clip_grad_norm_(5)``,
 ``optimizer.step()``, ``lr_scheduler.step_update``, then ``torch.cuda.synchronize()`` and
 ``loss.item()`` every step (host syncs), plain (for-each) AdamW.
-*ours*: ``cocu.train``'s step: fused SDPA attention, padding-free text encoding (identical texts
+*ours*: ``cocu.train``'s step: attention through `cocu.models.attention` (SDPA; explicit with a
+float32 softmax for bf16 on a CPU), padding-free text encoding (identical texts
 once, length buckets; `cocu.models.text_buckets`), losses kept on the device (no sync per step),
-``zero_grad(set_to_none=True)``, fused AdamW on CUDA, optional bf16/fp16 autocast,
+``zero_grad(set_to_none=True)``, fused AdamW (CPU and CUDA), optional bf16/fp16 autocast,
 ``torch.compile`` of the vision tower and channels-last. ``--ours-amp none,bf16`` (the default)
 times ours twice, in fp32 and under bf16 autocast; each is compared with the official variant.
 
@@ -22,8 +23,8 @@ Texts: a caption and 3 prompts per image, random BPE ids with lengths drawn from
 Each variant runs in its own subprocess (so peak RSS is its own), in alternating rounds
 (official, ours, ours+bf16, official, ...) so that load from other processes hits all; the
 best round of each is reported. The header says whether the CPU has native bf16 dot products
-(AVX512-BF16 or AMX): without them bf16 autocast is no faster than fp32 on a CPU. Synthetic inputs (the data loader is measured separately by
-the training loop's data-wait scalar).
+(AVX512-BF16 or AMX): without them bf16 autocast is no faster than fp32 on a CPU. Synthetic
+inputs (the data loader is measured separately by the training loop's data-wait scalar).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def _span(text: str) -> tuple[int, int]:
 
 def _amp_list(text: str) -> list[str]:
     modes = text.split(",")
-    if not modes or any(m not in ("none", "bf16", "fp16") for m in modes):
+    if any(m not in ("none", "bf16", "fp16") for m in modes):
         raise argparse.ArgumentTypeError(f"want a comma list of none, bf16, fp16; got {text!r}")
     return modes
 
@@ -76,7 +77,8 @@ def _amp_list(text: str) -> list[str]:
 def cpu_has_native_bf16() -> bool:
     """AVX512-BF16 or AMX-BF16 in /proc/cpuinfo (Linux; False elsewhere)."""
     try:
-        flags = next(ln for ln in open("/proc/cpuinfo") if ln.startswith("flags")).split()
+        with open("/proc/cpuinfo") as fh:
+            flags = next(ln for ln in fh if ln.startswith("flags")).split()
     except (OSError, StopIteration):
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
