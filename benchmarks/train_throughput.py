@@ -74,16 +74,6 @@ def _amp_list(text: str) -> list[str]:
     return modes
 
 
-def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX-BF16 in /proc/cpuinfo (Linux; False elsewhere)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = next(ln for ln in fh if ln.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def run_variant(a: argparse.Namespace) -> dict:
     import torch
 
@@ -203,6 +193,8 @@ def main() -> None:
     variants = [("official", "official", a.amp)]
     variants += [("ours" if amp == "none" else f"ours+{amp}", "ours", amp) for amp in a.ours_amp]
     if a.device == "cpu":
+        from cocu.utils.device import cpu_has_native_bf16
+
         print(f"CPU: {os.cpu_count()} logical cores, {a.threads} torch threads; native bf16 dot products: "
               f"{'yes' if cpu_has_native_bf16() else 'no'}", flush=True)
     results = {}

@@ -13,11 +13,15 @@ def test_demo_smoke_end_to_end(tmp_path):
     md = (out / "report.md").read_text()
     # every regime was trained and evaluated on both splits
     records = {p.stem: json.loads(p.read_text()) for p in (out / "evals").glob("*.json")}
-    assert set(records) == {"caption-s0", "vision-t2v-cluster-n8-s0", "oracle-s0"}
+    # the demo trains with the grounded objective (the run keys say so, the logs carry its terms)
+    assert set(records) == {"caption-grounded-s0", "vision-t2v-cluster-n8-grounded-s0", "oracle-grounded-s0"}
+    log = (out / "runs" / "oracle-grounded-s0" / "log.jsonl").read_text().splitlines()
+    assert {"loss_grounding", "loss_affinity"} <= set(json.loads(log[-1]))
     for rec in records.values():
         assert 0.0 <= rec["voc_like"]["mIoU"] <= 100.0
         assert 0.0 <= rec["ade_like"]["chance_miou"] <= 100.0
         assert rec["train"]["samples_seen"] > 0
+        assert rec["objective"] == "grounded"
     # the report embeds its pictures and holds the tables
     assert html.count("<table") >= 3
     assert len(re.findall(r'src="data:image/png;base64,', html)) >= 3

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from cocu.experiments.regimes import REGIMES, get_regime
-from cocu.experiments.summary import aggregate, format_rows, gap_closed, mean_std
+from cocu.experiments.summary import aggregate, format_rows, gap_closed, mean_std, paired_difference
 from cocu.errors import CocuError
 
 
@@ -47,6 +47,32 @@ def test_aggregate_over_seeds_and_gap():
     assert rows[0]["gap closed (voc)"] == 0.0 and rows[2]["gap closed (voc)"] == 1.0
     shown = format_rows(rows, ["model", "voc mIoU", "gap closed (voc)"])
     assert shown[1] == {"model": "cocu", "voc mIoU": "7.0 ± 1.4", "gap closed (voc)": "50 %"}
+
+
+def test_paired_difference_by_seed_with_t_interval():
+    records = [_record("baseline", "caption", s, 0.0, b) for s, b in ((0, 10.0), (1, 12.0), (2, 11.0))]
+    records += [_record("cocu", "cocu", s, 0.0, c) for s, c in ((0, 13.0), (1, 16.0), (2, 14.0), (3, 99.0))]
+    d = paired_difference(records, "cocu", "baseline", "ade mIoU")
+    assert d["seeds"] == [0, 1, 2]                      # seed 3 has no baseline: left out
+    assert d["diffs"] == [3.0, 4.0, 3.0]
+    mean, sd = 10.0 / 3, math.sqrt(((3 - 10 / 3) ** 2 * 2 + (4 - 10 / 3) ** 2) / 2)
+    assert d["mean"] == pytest.approx(mean) and d["std"] == pytest.approx(sd)
+    half = 4.303 * sd / math.sqrt(3)                    # t(0.975, df=2) = 4.303
+    assert d["ci95"] == [pytest.approx(mean - half), pytest.approx(mean + half)]
+    assert d["excludes_zero"] is True                   # [1.9, 4.8]
+    noisy = paired_difference(records[:2] + [_record("cocu", "cocu", 0, 0.0, 14.0),
+                                             _record("cocu", "cocu", 1, 0.0, 10.0)], "cocu", "baseline", "ade mIoU")
+    assert noisy["diffs"] == [4.0, -2.0] and noisy["excludes_zero"] is False
+
+
+def test_aggregate_separates_objectives_and_their_gaps():
+    records = [{**r, "objective": o, "run_key": r["run_key"] + o} for o in ("paper", "grounded") for r in (
+        _record("baseline", "caption", 0, 2.0, 10.0), _record("oracle", "oracle", 0, 10.0, 20.0),
+        _record("cocu", "cocu", 0, 6.0, 14.0 if o == "paper" else 18.0))]
+    rows = aggregate(records)
+    assert [r["model"] for r in rows] == ["baseline (paper)", "oracle (paper)", "cocu (paper)",
+                                          "baseline (grounded)", "oracle (grounded)", "cocu (grounded)"]
+    assert rows[2]["gap closed (ade)"] == pytest.approx(0.4) and rows[5]["gap closed (ade)"] == pytest.approx(0.8)
 
 
 def test_regimes_follow_the_appendix_table():

@@ -25,7 +25,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from cocu.models import create_model
 from cocu.train.gradcache import grad_cache_backward
-from cocu.train.loop import _all_reduce_grads, embedding_losses
+from cocu.models.groupvit import Embeddings
+from cocu.train.loop import _all_reduce_grads
 
 from .conftest import TINY
 
@@ -65,7 +66,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
                 loss = grad_cache_backward(
                     model, im, tx, chunk=2,
                     embed=lambda a, b, m=model: (m.encode_image(a).image_x, m.encode_text(b)),
-                    loss_fn=lambda a, b, m=model: embedding_losses(m, a, b)).loss
+                    loss_fn=lambda a, b, m=model: m.loss(Embeddings(a, b))).loss
                 _all_reduce_grads(list(model.parameters()), world)
             loss = loss.detach().clone()
             dist.all_reduce(loss)

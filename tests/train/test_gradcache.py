@@ -7,7 +7,7 @@ from torch import nn
 
 from cocu.models import create_model
 from cocu.train.gradcache import grad_cache_backward
-from cocu.train.loop import embedding_losses
+from cocu.models.groupvit import Embeddings
 
 from .conftest import TINY
 
@@ -53,7 +53,7 @@ def test_grad_cache_equals_full_batch_eval_mode():
     out.loss.backward()
     full = _grads(m)
     cached = grad_cache_backward(m, images, ids, chunk=2, embed=_embed(m),
-                                 loss_fn=lambda i, t: embedding_losses(m, i, t))
+                                 loss_fn=lambda i, t: m.loss(Embeddings(i, t)))
     torch.testing.assert_close(cached.loss.detach(), out.loss.detach(), rtol=1e-10, atol=1e-12)
     _assert_close(full, _grads(m))
 
@@ -69,19 +69,19 @@ def test_grad_cache_replays_gumbel_noise_per_chunk():
 
     torch.manual_seed(123)
     parts = [_embed(m)(images[s:s + 2], ids[s:s + 2]) for s in range(0, B, 2)]
-    ref = embedding_losses(m, torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))
+    ref = m.loss(Embeddings(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])))
     ref.loss.backward()
     reference = _grads(m)
 
     torch.manual_seed(123)
     out = grad_cache_backward(m, images, ids, chunk=2, embed=_embed(m),
-                              loss_fn=lambda i, t: embedding_losses(m, i, t))
+                              loss_fn=lambda i, t: m.loss(Embeddings(i, t)))
     torch.testing.assert_close(out.loss.detach(), ref.loss.detach(), rtol=1e-10, atol=1e-12)
     _assert_close(reference, _grads(m))
 
     # the noise matters: other noise gives other gradients (so the test above can fail)
     torch.manual_seed(7)
-    grad_cache_backward(m, images, ids, chunk=2, embed=_embed(m), loss_fn=lambda i, t: embedding_losses(m, i, t))
+    grad_cache_backward(m, images, ids, chunk=2, embed=_embed(m), loss_fn=lambda i, t: m.loss(Embeddings(i, t)))
     other = _grads(m)
     assert any(not torch.allclose(other[n], reference[n], rtol=1e-3, atol=1e-5) for n in reference)
 
@@ -91,6 +91,25 @@ def test_grad_cache_updates_bn_running_stats_once_per_chunk():
     images, ids = _batch()
     bn = next(mod for mod in m.modules() if isinstance(mod, nn.BatchNorm1d))
     before = bn.num_batches_tracked.item()
-    grad_cache_backward(m, images, ids, chunk=2, embed=_embed(m), loss_fn=lambda i, t: embedding_losses(m, i, t))
+    grad_cache_backward(m, images, ids, chunk=2, embed=_embed(m), loss_fn=lambda i, t: m.loss(Embeddings(i, t)))
     # image and text projectors each run once per chunk (2 chunks of 2): +2 each, not +4
     assert bn.num_batches_tracked.item() - before == 2
+
+
+def test_grad_cache_equals_full_batch_grounded_objective():
+    """The grounded objective (group features and soft maps cached too): exact full-batch gradients."""
+    from cocu.models.objective import Objective
+
+    obj = Objective("grounded")
+    m = _model().eval()
+    images, ids = _batch()
+    ids[1, 2] = ids[1, 0]  # one padding prompt (the caption repeated)
+    out = m(images, ids, obj)
+    assert out.loss_grounding is not None and out.loss_affinity is not None
+    out.loss.backward()
+    full = _grads(m)
+    inputs = m.loss_inputs(images, ids, obj)
+    cached = grad_cache_backward(m, images, ids, chunk=2, embed=lambda im, t: m.embed(im, t, obj).tensors(),
+                                 loss_fn=lambda *e: m.loss(Embeddings(*e), obj, **inputs))
+    torch.testing.assert_close(cached.loss.detach(), out.loss.detach(), rtol=1e-10, atol=1e-12)
+    _assert_close(full, _grads(m))

@@ -18,19 +18,20 @@ def _budget(args: argparse.Namespace):
 def cmd_demo(args: argparse.Namespace) -> int:
     from cocu.experiments.runners import run_demo
 
-    run_demo(args.out, seeds=args.seeds, budget=_budget(args), device=args.device)
+    run_demo(args.out, seeds=args.seeds, budget=_budget(args), device=args.device, objectives=args.objective)
     return 0
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from cocu.experiments.runners import run_ablation, run_nsweep
+    from cocu.experiments.runners import run_ablation, run_main, run_nsweep
 
+    common = dict(seeds=args.seeds, budget=_budget(args), device=args.device, objectives=args.objective)
     if args.kind == "ablation":
-        run_ablation(args.out, seeds=args.seeds, budget=_budget(args), neighbours=args.neighbours[0],
-                     device=args.device)
+        run_ablation(args.out, neighbours=args.neighbours[0], **common)
+    elif args.kind == "main":
+        run_main(args.out, **common)
     else:
-        run_nsweep(args.out, neighbours=args.neighbours, seeds=args.seeds, budget=_budget(args),
-                   device=args.device)
+        run_nsweep(args.out, neighbours=args.neighbours, **common)
     return 0
 
 
@@ -40,6 +41,9 @@ def _common(p: argparse.ArgumentParser, budget: str) -> None:
     p.add_argument("--train-samples", type=int, help="override: images seen per training run")
     p.add_argument("--num-train", type=int, help="override: synthetic training images")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:i]")
+    p.add_argument("--objective", nargs="+", choices=("grounded", "paper"), default=["grounded"],
+                   help="training objective(s): grounded (default; cocu.models.objective) and/or paper "
+                        "(GroupViT's); several run side by side, the pictures show the first")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,11 +58,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(p, "demo")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("experiment", help="the ablation (Baseline, #1-#4) or the N sweep",
-                       description="ablation: Baseline, #1 = ①③⑤, #2 = ②③⑤, #3 = ②④⑤, "
+    p = sub.add_parser("experiment", help="baseline vs CoCu vs oracle over seeds, the ablation (Baseline, "
+                                          "#1-#4) or the N sweep",
+                       description="main: baseline, CoCu (#4) and oracle with paired-by-seed differences; "
+                                   "ablation: Baseline, #1 = ①③⑤, #2 = ②③⑤, #3 = ②④⑤, "
                                    "#4 = ②④⑥ and the oracle; nsweep: CoCu with N = 8 16 32. "
                                    "Runs are cached under OUT and resume when re-run.")
-    p.add_argument("kind", choices=("ablation", "nsweep"))
+    p.add_argument("kind", choices=("main", "ablation", "nsweep"))
     p.add_argument("--out", default=None, help="output folder (default: experiments/<kind>)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
     p.add_argument("--neighbours", type=int, nargs="+", default=None,

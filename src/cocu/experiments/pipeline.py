@@ -69,14 +69,18 @@ class SyntheticPipeline:
     """Cached steps from synthetic world to evaluated GroupViT runs (see module docstring)."""
 
     def __init__(self, root: str | Path, budget: Budget, *, world_seed: int = 0,
-                 device: str = "auto", amp: str = "none") -> None:
+                 device: str = "auto", amp: str = "auto", objective: str = "grounded") -> None:
+        from cocu.models.objective import Objective
+        from cocu.utils.device import auto_amp
+
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
             raise CocuError(f"output folder {self.root} exists and is not a folder")
         self.budget = budget
         self.world_seed = world_seed
         self.device = device
-        self.amp = amp
+        self.amp = auto_amp(device) if amp == "auto" else amp
+        self.objective = Objective(objective).name  # validated
         self.timings: dict[str, float] = {}
 
     # ------------------------------------------------------------------ paths
@@ -106,11 +110,15 @@ class SyntheticPipeline:
     def curation_dir(self, regime: Regime) -> Path:
         return self.root / "curation" / regime.curation_key
 
+    def run_key(self, regime: Regime) -> str:
+        """What is trained: the regime's prompts, plus the objective unless it is the paper's."""
+        return regime.run_key + ("" if self.objective == "paper" else f"-{self.objective}")
+
     def run_dir(self, regime: Regime, seed: int) -> Path:
-        return self.root / "runs" / f"{regime.run_key}-s{seed}"
+        return self.root / "runs" / f"{self.run_key(regime)}-s{seed}"
 
     def eval_path(self, regime: Regime, seed: int) -> Path:
-        return self.root / "evals" / f"{regime.run_key}-s{seed}.json"
+        return self.root / "evals" / f"{self.run_key(regime)}-s{seed}.json"
 
     def _timed(self, name: str, start: float) -> None:
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
@@ -209,18 +217,19 @@ class SyntheticPipeline:
             sampling=regime.sampling, vocab=str(self.vocab_path), multi_label=b.multi_label,
             batch_size=b.batch_size, samples=b.train_samples, epoch_samples=b.num_train,
             warmup_epochs=b.warmup_fraction * b.train_samples / b.num_train, seed=seed,
-            workers=b.workers,
+            workers=b.workers, objective=self.objective,
             device=self.device, amp=self.amp, resume="auto")
-        log.info("training %s (seed %d, %d samples)", regime.name, seed, b.train_samples)
+        log.info("training %s (seed %d, %d samples, %s objective, amp %s)", regime.name, seed,
+                 b.train_samples, self.objective, self.amp)
         train(cfg)
-        self._timed(f"train {regime.run_key}-s{seed}", start)
+        self._timed(f"train {self.run_key(regime)}-s{seed}", start)
         return run
 
     def evaluate(self, regime: Regime, seed: int) -> dict[str, Any]:
         """Zero-shot mIoU on both synthetic splits plus the synthetic diagnostics."""
         path = self.eval_path(regime, seed)
         if path.exists():  # cached; the same training may be shown under another name (cocu = #4)
-            return {**json.loads(path.read_text()), "regime": regime.name}
+            return {"objective": "paper", **json.loads(path.read_text()), "regime": regime.name}
         from cocu.eval.datasets import get_benchmark
         from cocu.eval.diagnostics import chance_miou, synthetic_diagnostics
         from cocu.eval.evaluate import evaluate
@@ -234,7 +243,8 @@ class SyntheticPipeline:
         ade = get_benchmark("ade_like", self.world_dir)
         diag = synthetic_diagnostics(model, ade, self.world_dir / "world.json")
         result = {
-            "regime": regime.name, "run_key": regime.run_key, "seed": seed,
+            "regime": regime.name, "run_key": self.run_key(regime), "seed": seed,
+            "objective": self.objective,
             "neighbours": regime.neighbours if regime.curated else None,
             "voc_like": {"mIoU": voc["mIoU"], "mAcc": voc["mAcc"], "aAcc": voc["aAcc"],
                          "per_class": voc["per_class"], "chance_mIoU": chance_miou(voc_bench)},
@@ -242,7 +252,7 @@ class SyntheticPipeline:
             "train": json.loads((run / "summary.json").read_text()),
         }
         write_json(path, result)
-        self._timed(f"eval {regime.run_key}-s{seed}", start)
+        self._timed(f"eval {self.run_key(regime)}-s{seed}", start)
         return result
 
     def run_all(self, regimes: list[Regime], seeds: list[int]) -> list[dict[str, Any]]:

@@ -11,7 +11,8 @@ from typing import Any
 
 from cocu.experiments.pipeline import Budget, SyntheticPipeline
 from cocu.experiments.regimes import REGIMES, Regime
-from cocu.experiments.summary import METRICS, aggregate, format_rows, markdown_table, write_tables
+from cocu.experiments.summary import (METRICS, aggregate, format_rows, markdown_table, paired_difference,
+                                      write_tables)
 from cocu.utils.io import write_json
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,29 @@ def _load_models(pipe: SyntheticPipeline, regimes: list[Regime], seed: int) -> d
     from cocu.models.checkpoint import load_model
 
     return {_label(r): load_model(pipe.run_dir(r, seed) / "checkpoints" / "last.pt") for r in regimes}
+
+
+def paired_rows(records: list[dict[str, Any]], regimes: list[Regime]) -> list[dict[str, Any]]:
+    """Paired-by-seed differences: the first curated regime and the oracle against the baseline,
+    per objective, on both splits' mIoU and the object IoU."""
+    names = {r.name for r in regimes}
+    if "baseline" not in names:
+        return []
+    curated = next((r.name for r in regimes if r.curated), None)
+    rows = []
+    for objective in dict.fromkeys(r.get("objective", "paper") for r in records):
+        for model in [m for m in (curated, "oracle") if m in names]:
+            for metric in ("ade mIoU", "voc mIoU", "object IoU"):
+                d = paired_difference(records, model, "baseline", metric, objective)
+                if not d["seeds"]:
+                    continue
+                rows.append({"objective": objective, "comparison": f"{model} − baseline", "metric": metric,
+                             "seeds": len(d["seeds"]), "per seed": ", ".join(f"{v:+.1f}" for v in d["diffs"]),
+                             "mean ± std": f"{d['mean']:+.1f} ± {d['std']:.1f}",
+                             "95 % interval": (f"[{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}]"
+                                               if len(d["seeds"]) > 1 else "—"),
+                             "excludes 0": "yes" if d["excludes_zero"] else "no"})
+    return rows
 
 
 def build_report(pipe: SyntheticPipeline, title: str, intro: str, regimes: list[Regime],
@@ -85,6 +109,14 @@ def build_report(pipe: SyntheticPipeline, title: str, intro: str, regimes: list[
               caption=f"mean ± std over seeds {seeds}; IoU in %; gap closed = "
                       "(model − baseline) / (oracle − baseline)")
     rep.image(chart, "mIoU per model on both synthetic splits")
+    paired = paired_rows(records, regimes)
+    if paired:
+        rep.section("Differences paired by seed").text(
+            "Each seed trains every model on the same images in the same order; the difference is "
+            "taken per seed, then averaged. The interval is the 95 % Student-t interval of the mean "
+            "difference (it needs ≥ 2 seeds).")
+        rep.table(paired)
+        write_json(out / f"{name}_paired.json", paired)
     rep.section("Grouping and naming").text(
         "Grouping IoU labels every final group with the majority true class of its pixels "
         "(perfect naming), so it measures grouping alone; naming accuracy is the share of "
@@ -112,7 +144,10 @@ def build_report(pipe: SyntheticPipeline, title: str, intro: str, regimes: list[
             "true classes; 'omitted' = classes the caption left out.")
         rep.table(quality)
     rep.section("Settings and timings")
-    rep.table([{"setting": k, "value": v} for k, v in asdict(pipe.budget).items()])
+    settings = {**asdict(pipe.budget), "objectives": ", ".join(dict.fromkeys(
+        r.get("objective", "paper") for r in records)), "figures from objective": pipe.objective,
+        "amp": pipe.amp, "model": "groupvit_tiny", "training preset": "tiny"}
+    rep.table([{"setting": k, "value": v} for k, v in settings.items()])
     if pipe.timings:  # empty when every step came from the cache
         rep.table([{"step": k, "seconds": round(v, 1)} for k, v in pipe.timings.items()],
                   caption="wall time of the steps run by this invocation")
@@ -125,13 +160,18 @@ def build_report(pipe: SyntheticPipeline, title: str, intro: str, regimes: list[
 
 
 def run_experiment(out: str | Path, regimes: list[Regime], seeds: list[int], budget: Budget, *,
-                   name: str, title: str, intro: str, device: str = "auto", amp: str = "none",
-                   nsweep: bool = False) -> dict[str, Any]:
-    """Train and evaluate ``regimes`` × ``seeds`` on the synthetic world; write the report."""
+                   name: str, title: str, intro: str, device: str = "auto", amp: str = "auto",
+                   objectives: list[str] | None = None, nsweep: bool = False) -> dict[str, Any]:
+    """Train and evaluate ``regimes`` × ``seeds`` × ``objectives`` on the synthetic world; write the
+    report (its pictures show the models of the first objective)."""
     out = Path(out)
     start = time.perf_counter()
-    pipe = SyntheticPipeline(out, budget, device=device, amp=amp)
-    records = pipe.run_all(regimes, seeds)
+    objectives = list(dict.fromkeys(objectives or ["grounded"]))
+    pipes = [SyntheticPipeline(out, budget, device=device, amp=amp, objective=o) for o in objectives]
+    records = [rec for pipe in pipes for rec in pipe.run_all(regimes, seeds)]
+    pipe = pipes[0]
+    for other in pipes[1:]:
+        pipe.timings.update(other.timings)
     plot = _nsweep_plot(records, out / f"{name}_figures") if nsweep else None
     cocu = next((r for r in regimes if r.curated), None)
     result = build_report(pipe, title, intro, regimes, seeds, records, out, name, extra_plot=plot,
@@ -148,7 +188,7 @@ def _nsweep_plot(records: list[dict[str, Any]], folder: Path) -> Path:
 
     rows = aggregate(records)
     curated = [r for r in rows if r["N"] is not None]
-    base = next((r for r in rows if r["model"] == "baseline"), None)
+    base = next((r for r in rows if r["regime"] == "baseline"), None)
     folder.mkdir(parents=True, exist_ok=True)
     return line_plot(folder / "nsweep.png", [r["N"] for r in curated],
                      {"VOC-like": [r["voc mIoU"] for r in curated],
@@ -169,16 +209,26 @@ DEMO_INTRO = (
 
 
 def run_demo(out: str | Path = "demo_out", *, seeds: list[int] | None = None,
-             budget: Budget | None = None, device: str = "auto") -> dict[str, Any]:
+             budget: Budget | None = None, device: str = "auto",
+             objectives: list[str] | None = None) -> dict[str, Any]:
     """The demo: baseline, CoCu (#4) and oracle on the synthetic world, with a report."""
     regimes = [REGIMES["baseline"], REGIMES["cocu"], REGIMES["oracle"]]
     return run_experiment(out, regimes, seeds or [0], budget or Budget(), name="report",
                           title="cocu demo: baseline vs CoCu vs oracle", intro=DEMO_INTRO,
-                          device=device)
+                          device=device, objectives=objectives)
+
+
+def run_main(out: str | Path, *, seeds: list[int], budget: Budget, device: str = "auto",
+             objectives: list[str] | None = None) -> dict[str, Any]:
+    """The demo's three models (baseline, CoCu, oracle) over several seeds, with paired differences."""
+    regimes = [REGIMES["baseline"], REGIMES["cocu"], REGIMES["oracle"]]
+    return run_experiment(out, regimes, seeds, budget, name="main", intro=DEMO_INTRO,
+                          title="Baseline vs CoCu vs oracle over seeds", device=device,
+                          objectives=objectives)
 
 
 def run_ablation(out: str | Path, *, seeds: list[int], budget: Budget, neighbours: int = 8,
-                 device: str = "auto") -> dict[str, Any]:
+                 device: str = "auto", objectives: list[str] | None = None) -> dict[str, Any]:
     """Appendix Tab. 2: Baseline, #1–#4 and the oracle."""
     regimes = [REGIMES["baseline"]] + [REGIMES[k].with_neighbours(neighbours)
                                        for k in ("#1", "#2", "#3", "#4")] + [REGIMES["oracle"]]
@@ -186,18 +236,18 @@ def run_ablation(out: str | Path, *, seeds: list[int], budget: Budget, neighbour
              "#1 = ①③⑤, #2 = ②③⑤, #3 = ②④⑤, #4 = ②④⑥; the paper's order is "
              "Baseline < #1 < #2 < #3 < #4.")
     return run_experiment(out, regimes, seeds, budget, name="ablation", intro=intro,
-                          title="Ablation: Baseline, #1–#4, oracle", device=device)
+                          title="Ablation: Baseline, #1–#4, oracle", device=device, objectives=objectives)
 
 
 def run_nsweep(out: str | Path, *, neighbours: list[int], seeds: list[int], budget: Budget,
-               device: str = "auto") -> dict[str, Any]:
+               device: str = "auto", objectives: list[str] | None = None) -> dict[str, Any]:
     """Appendix Tab. 3: CoCu (#4) with N retrieved image-text pairs, against the baseline."""
     regimes = ([REGIMES["baseline"]] + [REGIMES["#4"].with_neighbours(n) for n in neighbours]
                + [REGIMES["oracle"]])
     intro = ("CoCu (#4) with N retrieved image–text pairs (appendix Tab. 3; the paper on CC3M: "
              "8.2 GroupViT, 10.5 / 12.9 / 13.1 for N = 8 / 16 / 32, average mIoU).")
     return run_experiment(out, regimes, seeds, budget, name="nsweep", intro=intro, nsweep=True,
-                          title="N sweep: retrieved image-text pairs", device=device)
+                          title="N sweep: retrieved image-text pairs", device=device, objectives=objectives)
 
 
 def load_records(out: str | Path) -> list[dict[str, Any]]:
@@ -205,4 +255,4 @@ def load_records(out: str | Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(Path(out, "evals").glob("*.json"))]
 
 
-__all__ = ["run_demo", "run_ablation", "run_nsweep", "run_experiment", "load_records", "METRICS"]
+__all__ = ["run_demo", "run_main", "run_ablation", "run_nsweep", "run_experiment", "load_records", "METRICS"]

@@ -52,8 +52,9 @@ def gap_closed(value: float, baseline: float, oracle: float) -> float:
 
 
 def aggregate(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per regime (run_key, first-seen order): mean/std of every metric over seeds,
-    plus the share of the baseline → oracle gap closed on both splits' mIoU."""
+    """One row per regime × objective (run_key, first-seen order): mean/std of every metric over
+    seeds, plus the share of the baseline → oracle gap closed on both splits' mIoU (baseline and
+    oracle of the same objective). With several objectives the model names carry them."""
     order: list[str] = []
     by_key: dict[str, list[dict[str, Any]]] = {}
     for r in records:
@@ -61,21 +62,52 @@ def aggregate(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             order.append(r["run_key"])
             by_key[r["run_key"]] = []
         by_key[r["run_key"]].append(r)
+    several = len({r.get("objective", "paper") for r in records}) > 1
     rows = []
     for key in order:
         recs = by_key[key]
-        row: dict[str, Any] = {"model": recs[0]["regime"], "N": recs[0].get("neighbours"),
-                               "seeds": len(recs)}
+        objective = recs[0].get("objective", "paper")
+        model = recs[0]["regime"] + (f" ({objective})" if several else "")
+        row: dict[str, Any] = {"model": model, "regime": recs[0]["regime"], "objective": objective,
+                               "N": recs[0].get("neighbours"), "seeds": len(recs)}
         for col, path, _ in METRICS:
             row[col], row[col + " std"] = mean_std([_get(r, path) for r in recs])
         rows.append(row)
-    base = next((r for r in rows if r["model"] == "baseline"), None)
-    oracle = next((r for r in rows if r["model"] == "oracle"), None)
     for row in rows:
+        base = next((r for r in rows if r["regime"] == "baseline" and r["objective"] == row["objective"]), None)
+        oracle = next((r for r in rows if r["regime"] == "oracle" and r["objective"] == row["objective"]), None)
         for col in ("voc mIoU", "ade mIoU"):
             row[f"gap closed ({col.split()[0]})"] = (
                 gap_closed(row[col], base[col], oracle[col]) if base and oracle else float("nan"))
     return rows
+
+
+# two-sided 95 % Student t quantiles by degrees of freedom (scipy.stats.t.ppf(0.975, df))
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+def paired_difference(records: Sequence[dict[str, Any]], model: str, reference: str,
+                      metric: str, objective: str | None = None) -> dict[str, Any]:
+    """``model − reference`` on ``metric`` (a METRICS column), paired by seed.
+
+    Returns the seeds used, the per-seed differences, their mean and sample std, and the 95 %
+    Student-t interval of the mean difference (NaN with fewer than 2 pairs). A run is picked by its
+    regime name (``record["regime"]``) and, when given, its objective; seeds present for only one
+    of the two are left out.
+    """
+    path = next(p for col, p, _ in METRICS if col == metric)
+    mine = [r for r in records if objective is None or r.get("objective", "paper") == objective]
+    by_seed = {name: {r["seed"]: _get(r, path) for r in mine if r["regime"] == name}
+               for name in (model, reference)}
+    seeds = sorted(set(by_seed[model]) & set(by_seed[reference]))
+    diffs = [by_seed[model][s] - by_seed[reference][s] for s in seeds]
+    mean, std = mean_std(diffs)
+    n = len(diffs)
+    half = T95.get(n - 1, 1.96) * std / math.sqrt(n) if n > 1 else float("nan")
+    return {"model": model, "reference": reference, "metric": metric, "objective": objective,
+            "seeds": seeds, "diffs": diffs,
+            "mean": mean, "std": std, "ci95": [mean - half, mean + half],
+            "excludes_zero": bool(n > 1 and (mean - half > 0 or mean + half < 0))}
 
 
 def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[dict[str, str]]:

@@ -14,6 +14,8 @@ from torch import nn
 
 from cocu.models.config import GroupViTConfig
 from cocu.models.loss import contrastive_loss, logit_scale_value, multi_label_contrastive_loss
+from cocu.models.objective import (PAPER, Objective, affinity_loss, exclusivity_loss, grounding_loss,
+                                   patch_colours, prompt_mask)
 from cocu.models.projector import ProjectMLP
 from cocu.models.text import TextTransformer
 from cocu.models.vision import GroupViTVisionTransformer
@@ -55,10 +57,30 @@ class ImageOutput:
 
 
 @dataclass
+class Embeddings:
+    """What the training objective reads (`GroupViT.embed`); the gradient-caching unit.
+
+    image_x [B, D], text_x [B, 1+K, D] (caption first), both projected, not normalised;
+    group_x [B, G, D]: every final group projected (grounded objective, else None);
+    group_maps [B, G, N]: soft patch → final-group maps, N = h·w (grounded objective, else None).
+    """
+
+    image_x: torch.Tensor
+    text_x: torch.Tensor
+    group_x: torch.Tensor | None = None
+    group_maps: torch.Tensor | None = None
+
+    def tensors(self) -> tuple[torch.Tensor | None, ...]:
+        return (self.image_x, self.text_x, self.group_x, self.group_maps)
+
+
+@dataclass
 class GroupViTOutput:
     """Result of `GroupViT.forward` (a training step).
 
-    loss = loss_caption + loss_multi_label (the latter already weighted; None without prompts).
+    loss = loss_caption + loss_multi_label (the latter already weighted; None without prompts)
+    [+ loss_grounding (grounding + exclusivity) + loss_affinity, weighted, with the grounded
+    objective; else None].
     image_x [B, D], text_x [B, D] (caption), text_multi_label_x [B, K, D] | None,
     logit_scale / multi_label_logit_scale: the clamped exp() multipliers (0-d tensors).
     """
@@ -71,6 +93,8 @@ class GroupViTOutput:
     text_multi_label_x: torch.Tensor | None = None
     logit_scale: torch.Tensor | None = None
     multi_label_logit_scale: torch.Tensor | None = None
+    loss_grounding: torch.Tensor | None = None
+    loss_affinity: torch.Tensor | None = None
 
 
 class GroupViT(nn.Module):
@@ -114,26 +138,67 @@ class GroupViT(nn.Module):
         return self.encode_image(images, return_attn=True).seg_maps()
 
     # ----------------------------------------------------------------------------------- training
-    def forward(self, images: torch.Tensor, text_ids: torch.Tensor) -> GroupViTOutput:
+    def embed(self, images: torch.Tensor, text_ids: torch.Tensor, objective: Objective = PAPER) -> Embeddings:
+        """images [B, 3, H, W], text_ids [B, 1+K, T] → the `Embeddings` ``objective`` needs."""
+        grounded = objective.grounding or objective.exclusivity
+        out = self.encode_image(images, return_feat=grounded, return_attn=objective.affinity)
+        maps = out.seg_maps().flatten(2) if objective.affinity else None  # [B, G, N]
+        return Embeddings(out.image_x, self.encode_text(text_ids), out.image_feat, maps)
+
+    def loss(self, emb: Embeddings, objective: Objective = PAPER, *, prompt_valid: torch.Tensor | None = None,
+             colours: torch.Tensor | None = None) -> GroupViTOutput:
+        """The training objective from `Embeddings` (one home for `forward` and gradient caching).
+
+        prompt_valid [B, K] bool (`objective.prompt_mask`; grounding only), colours [B, N, 3]
+        (`objective.patch_colours`; affinity only).
+        """
+        text_x, text_ml = emb.text_x[:, 0], emb.text_x[:, 1:]
+        scale = logit_scale_value(self.logit_scale)
+        ml_scale = logit_scale_value(self.multi_label_logit_scale)
+        loss_caption = contrastive_loss(emb.image_x, text_x, scale)
+        loss = loss_caption
+        loss_ml = loss_ground = loss_aff = None
+        if text_ml.shape[1] > 0:
+            loss_ml = multi_label_contrastive_loss(emb.image_x[:, None], text_ml, ml_scale)
+            loss_ml = loss_ml * self.config.multi_label_loss_weight
+            loss = loss + loss_ml
+            if objective.grounding or objective.exclusivity:
+                if emb.group_x is None or prompt_valid is None:
+                    raise ValueError("the grounding terms need group_x and prompt_valid")
+                loss_ground = torch.zeros((), device=loss.device)
+                if objective.grounding:
+                    loss_ground = loss_ground + objective.grounding_weight * grounding_loss(
+                        emb.group_x, text_ml, prompt_valid, ml_scale, objective.grounding_tau)
+                if objective.exclusivity:
+                    loss_ground = loss_ground + objective.exclusivity_weight * exclusivity_loss(
+                        emb.group_x, text_ml, prompt_valid, objective.grounding_tau)
+                loss = loss + loss_ground
+        else:
+            text_ml = None
+        if objective.affinity:
+            if emb.group_maps is None or colours is None:
+                raise ValueError("the affinity term needs group_maps and colours")
+            loss_aff = objective.affinity_weight * affinity_loss(emb.group_maps, colours, objective.affinity_near,
+                                                                objective.affinity_far)
+            loss = loss + loss_aff
+        return GroupViTOutput(loss, loss_caption, loss_ml, emb.image_x, text_x, text_ml,
+                              scale.detach(), ml_scale.detach(), loss_ground, loss_aff)
+
+    def loss_inputs(self, images: torch.Tensor, text_ids: torch.Tensor, objective: Objective = PAPER
+                    ) -> dict[str, torch.Tensor | None]:
+        """The non-differentiable inputs of `loss` that come from the batch itself."""
+        grid = (images.shape[-2] // self.config.patch_size, images.shape[-1] // self.config.patch_size)
+        grounded = objective.grounding or objective.exclusivity
+        return {"prompt_valid": prompt_mask(text_ids) if grounded else None,
+                "colours": patch_colours(images, grid) if objective.affinity else None}
+
+    def forward(self, images: torch.Tensor, text_ids: torch.Tensor, objective: Objective = PAPER
+                ) -> GroupViTOutput:
         """images [B, 3, H, W], text_ids [B, 1+K, T] (caption first, then K prompts) or [B, T]."""
         if text_ids.ndim == 2:
             text_ids = text_ids[:, None]
-        image_x = self.encode_image(images).image_x
-        text_all = self.encode_text(text_ids)  # [B, 1+K, D]
-        text_x, text_ml = text_all[:, 0], text_all[:, 1:]
-        scale = logit_scale_value(self.logit_scale)
-        ml_scale = logit_scale_value(self.multi_label_logit_scale)
-        loss_caption = contrastive_loss(image_x, text_x, scale)
-        loss_ml = None
-        loss = loss_caption
-        if text_ml.shape[1] > 0:
-            loss_ml = multi_label_contrastive_loss(image_x[:, None], text_ml, ml_scale)
-            loss_ml = loss_ml * self.config.multi_label_loss_weight
-            loss = loss + loss_ml
-        else:
-            text_ml = None
-        return GroupViTOutput(loss, loss_caption, loss_ml, image_x, text_x, text_ml,
-                              scale.detach(), ml_scale.detach())
+        emb = self.embed(images, text_ids, objective)
+        return self.loss(emb, objective, **self.loss_inputs(images, text_ids, objective))
 
     # ----------------------------------------------------------------------------------- speed knobs
     def set_fused_attention(self, fused: bool) -> None:

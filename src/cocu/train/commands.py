@@ -22,6 +22,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--sampling", choices=["plain", "cluster"], help="curated concept sampling (default plain)")
     g.add_argument("--vocab", help="vocabulary file (default: vocab.txt beside the shards, else the shipped one)")
     g.add_argument("--multi-label", type=int, dest="multi_label", metavar="K", help="number of concept prompts")
+    j = p.add_argument_group("objective")
+    j.add_argument("--objective", choices=["paper", "grounded"],
+                   help="paper: caption + multi-label contrast (GroupViT); grounded: + prompt-group "
+                        "grounding + appearance affinity (cocu.models.objective)")
+    j.add_argument("--grounding-weight", type=float, help="weight of the prompt-group grounding term")
+    j.add_argument("--grounding-tau", type=float, help="smooth-max temperature over the groups")
+    j.add_argument("--exclusivity-weight", type=float,
+                   help="weight of the term that keeps different prompts of an image on different groups")
+    j.add_argument("--affinity-weight", type=float, help="weight of the appearance-affinity term")
+    j.add_argument("--affinity-near", type=float,
+                   help="patches whose mean colours are closer than this share a group (CLIP-normalised units)")
+    j.add_argument("--affinity-far", type=float, help="patches farther apart than this are kept apart")
     o = p.add_argument_group("optimisation")
     o.add_argument("--batch-size", type=int, help="images per process (global = × processes)")
     o.add_argument("--lr", type=float, help="peak learning rate at --lr-batch (scaled linearly)")
@@ -55,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     keys = ["shards", "out", "model", "prompts", "curation", "sampling", "vocab", "multi_label", "batch_size",
             "lr", "lr_batch", "epochs", "epoch_samples", "samples", "warmup_epochs", "weight_decay",
             "grad_cache_chunk", "seed", "workers", "device", "amp", "compile", "channels_last", "resume",
-            "save_every", "log_every", "max_steps"]
+            "save_every", "log_every", "max_steps", "objective", "grounding_weight", "grounding_tau", "exclusivity_weight",
+            "affinity_weight", "affinity_near", "affinity_far"]
     cfg = make_config(args.preset, **{k: getattr(args, k) for k in keys})
     result = train(cfg)
     if result.extra.get("world_size", 1) == 1 or int(__import__("os").environ.get("RANK", "0")) == 0:

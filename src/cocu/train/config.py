@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cocu.errors import CocuError
+from cocu.models.objective import Objective
 
 PROMPT_SOURCES = ("caption", "oracle", "curated")
 SAMPLINGS = ("plain", "cluster")
@@ -35,6 +36,15 @@ class TrainConfig:
     sampling: str = "plain"             # plain | cluster
     vocab: str | None = None            # vocabulary file (default: the shipped one)
     multi_label: int = 3                # K
+    # objective: the paper's (caption + multi-label contrast) or grounded (+ prompt-group
+    # grounding + appearance affinity; cocu.models.objective)
+    objective: str = "paper"            # paper | grounded
+    grounding_weight: float = 1.0
+    grounding_tau: float = 0.1
+    exclusivity_weight: float = 0.0
+    affinity_weight: float = 1.0
+    affinity_near: float = 0.5
+    affinity_far: float = 1.0
     image_size: int | None = None       # default: the model's image size
     # optimisation (official gcc_yfcc_30e values, at batch 4096)
     batch_size: int = 256
@@ -78,6 +88,7 @@ class TrainConfig:
             raise CocuError("--prompts curated needs --curation DIR (a curation sidecar folder)")
         if self.sampling not in SAMPLINGS:
             raise CocuError(f"--sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
+        self.objective_spec()
         if self.amp not in AMP_MODES:
             raise CocuError(f"--amp must be one of {AMP_MODES}, got {self.amp!r}")
         for name in ("batch_size", "multi_label", "workers", "log_every", "save_every"):
@@ -91,6 +102,13 @@ class TrainConfig:
             raise CocuError(f"--samples must be positive, got {self.samples}")
         if self.epochs <= 0 and self.samples is None:
             raise CocuError(f"--epochs must be positive, got {self.epochs}")
+
+    def objective_spec(self) -> Objective:
+        """The training objective these settings describe (validated)."""
+        return Objective(self.objective, grounding_weight=self.grounding_weight, grounding_tau=self.grounding_tau,
+                         exclusivity_weight=self.exclusivity_weight,
+                         affinity_weight=self.affinity_weight, affinity_near=self.affinity_near,
+                         affinity_far=self.affinity_far)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (stored in checkpoints and the run folder)."""

@@ -26,8 +26,8 @@ from typing import Any
 import torch
 from torch import nn
 
-EmbedFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-LossFn = Callable[[torch.Tensor, torch.Tensor], Any]
+EmbedFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor | None, ...]]
+LossFn = Callable[..., Any]
 
 
 def _upcast(x: torch.Tensor) -> torch.Tensor:
@@ -68,8 +68,9 @@ def grad_cache_backward(model: nn.Module, images: torch.Tensor, text_ids: torch.
         images: ``[B,3,H,W]`` (may live on the CPU; chunks are moved to ``device``).
         text_ids: ``[B,1+K,L]``, passed to ``embed`` as they are (the text tower moves host ids).
         chunk: samples per chunk (divides B).
-        embed: ``(images [M,...], ids [M,1+K,L]) -> (image_x [M,D], text_x [M,1+K,D])``.
-        loss_fn: full-batch embeddings → an output with ``.loss`` (the loss parts ride along).
+        embed: ``(images [M,...], ids [M,1+K,L]) -> (e_1 [M,...], e_2 [M,...], ...)``: the per-sample
+            embeddings the loss reads (e.g. image_x [M,D], text_x [M,1+K,D]); entries may be None.
+        loss_fn: ``loss_fn(*full_batch_embeddings)`` → an output with ``.loss`` (the loss parts ride along).
         scale: the AMP loss scaler's ``scale`` (identity without fp16).
         autocast: a factory of the autocast context used for the embedding passes.
     Returns:
@@ -80,31 +81,28 @@ def grad_cache_backward(model: nn.Module, images: torch.Tensor, text_ids: torch.
     if n % chunk:
         raise ValueError(f"chunk {chunk} does not divide batch {n}")
     bn_saved = _bn_buffers(model)
-    rng_states, img_parts, txt_parts = [], [], []
+    rng_states, parts = [], []
     with torch.no_grad():
         for s in range(0, n, chunk):
             rng_states.append(_rng_snapshot(device))
             with autocast():
-                ix, tx = embed(images[s:s + chunk].to(device, non_blocking=True),
-                               text_ids[s:s + chunk])
-            img_parts.append(_upcast(ix))
-            txt_parts.append(_upcast(tx))
+                embs = embed(images[s:s + chunk].to(device, non_blocking=True), text_ids[s:s + chunk])
+            parts.append([None if e is None else _upcast(e) for e in embs])
     for buf, saved in bn_saved:
         buf.copy_(saved)
     end_state = _rng_snapshot(device)
 
-    image_x = torch.cat(img_parts).requires_grad_(True)
-    text_x = torch.cat(txt_parts).requires_grad_(True)
-    out = loss_fn(image_x, text_x)
+    full = [None if col[0] is None else torch.cat(col).requires_grad_(True) for col in zip(*parts)]
+    out = loss_fn(*full)
     scale(out.loss).backward()
-    g_img, g_txt = image_x.grad, text_x.grad
+    grads = [None if e is None else e.grad for e in full]
 
     for i, s in enumerate(range(0, n, chunk)):
         _rng_restore(rng_states[i], device)
         with autocast():
-            ix, tx = embed(images[s:s + chunk].to(device, non_blocking=True),
-                           text_ids[s:s + chunk])
-        surrogate = (_upcast(ix) * g_img[s:s + chunk]).sum() + (_upcast(tx) * g_txt[s:s + chunk]).sum()
+            embs = embed(images[s:s + chunk].to(device, non_blocking=True), text_ids[s:s + chunk])
+        surrogate = sum((_upcast(e) * g[s:s + chunk]).sum()
+                        for e, g in zip(embs, grads, strict=True) if e is not None and g is not None)
         surrogate.backward()
     _rng_restore(end_state, device)
     return out

@@ -31,6 +31,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from cocu.errors import CocuError
+from cocu.models.objective import Objective
 from cocu.train import distributed as D
 from cocu.train.checkpoint import find_latest, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from cocu.train.config import TrainConfig
@@ -43,6 +44,12 @@ from cocu.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
 LOSS_NAMES = ("loss", "loss_caption", "loss_multi_label", "grad_norm")
+GROUNDED_LOSS_NAMES = ("loss_grounding", "loss_affinity")
+
+
+def loss_names(objective: Objective) -> tuple[str, ...]:
+    """The per-step values written to log.jsonl (the paper objective's four, then the grounded terms)."""
+    return LOSS_NAMES + (GROUNDED_LOSS_NAMES if objective.name == "grounded" else ())
 
 
 @dataclass
@@ -62,15 +69,6 @@ class TrainResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class EmbeddingLosses:
-    """Loss parts computed from embeddings (the gradient-caching path)."""
-
-    loss: torch.Tensor
-    loss_caption: torch.Tensor
-    loss_multi_label: torch.Tensor
-
-
 def unwrap(model: nn.Module) -> nn.Module:
     """The plain module under DDP / torch.compile wrappers."""
     while True:
@@ -82,31 +80,18 @@ def unwrap(model: nn.Module) -> nn.Module:
             return model
 
 
-def embedding_losses(model: nn.Module, image_x: torch.Tensor, text_x: torch.Tensor) -> EmbeddingLosses:
-    """GroupViT's training objective from projected embeddings (image_x [B,D], text_x [B,1+K,D]).
+def _grad_cache_step(model: nn.Module, raw_model: nn.Module, images: torch.Tensor, text_ids: torch.Tensor,
+                     objective: Objective, chunk: int, scale: Callable, autocast: Callable,
+                     device: torch.device) -> Any:
+    """One gradient-cached step of the model's own objective (`GroupViT.embed` / `GroupViT.loss`)."""
+    from cocu.models.groupvit import Embeddings
 
-    Uses the model's own ``loss_from_embeddings`` when it has one, else the official formula:
-    caption contrastive loss + weight · multi-label loss between the image and its K prompts.
-    """
     m = unwrap(model)
-    if hasattr(m, "loss_from_embeddings"):
-        out = m.loss_from_embeddings(image_x, text_x)
-        return EmbeddingLosses(out.loss, out.loss_caption, out.loss_multi_label)
-    from cocu.models.loss import contrastive_loss, logit_scale_value, multi_label_contrastive_loss
-
-    cap = contrastive_loss(image_x, text_x[:, 0], logit_scale_value(m.logit_scale))
-    if text_x.shape[1] > 1:
-        weight = getattr(getattr(m, "config", None), "multi_label_loss_weight", 1.0)
-        ml = weight * multi_label_contrastive_loss(image_x.unsqueeze(1), text_x[:, 1:],
-                                                   logit_scale_value(m.multi_label_logit_scale))
-    else:
-        ml = torch.zeros((), device=image_x.device)
-    return EmbeddingLosses(cap + ml, cap, ml)
-
-
-def _embed(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    m = unwrap(model)
-    return lambda images, ids: (m.encode_image(images).image_x, m.encode_text(ids))
+    inputs = raw_model.loss_inputs(images.to(device), text_ids, objective)
+    return grad_cache_backward(raw_model, images, text_ids, chunk=chunk,
+                               embed=lambda im, ids: m.embed(im, ids, objective).tensors(),
+                               loss_fn=lambda *e: raw_model.loss(Embeddings(*e), objective, **inputs),
+                               scale=scale, autocast=autocast, device=device)
 
 
 def _autocast(device: torch.device, amp: str) -> Callable[[], contextlib.AbstractContextManager]:
@@ -259,6 +244,8 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
         # no device_ids: DDP would move the text ids to the GPU, the text tower plans on the host
         model = DDP(model, device_ids=None, **no_sync)
     autocast = _autocast(device, cfg.amp)
+    objective = cfg.objective_spec()
+    names = loss_names(objective)
     params = [p for p in raw_model.parameters() if p.requires_grad]
 
     # ---- data ----
@@ -310,10 +297,10 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
         if info.is_main:
             with open(run_dir / "log.jsonl", "a", encoding="utf-8") as fh:
                 for row, meta in zip(rows, pending_meta, strict=True):
-                    rec = {"step": meta["step"], **dict(zip(LOSS_NAMES, row, strict=True)),
+                    rec = {"step": meta["step"], **dict(zip(names, row, strict=True)),
                            "lr": meta["lr"]}
                     fh.write(json.dumps(rec) + "\n")
-            last = dict(zip(LOSS_NAMES, rows[-1], strict=True))
+            last = dict(zip(names, rows[-1], strict=True))
             s = pending_meta[-1]["step"]
             for k, v in last.items():
                 writer.add_scalar(f"train/{k}", v, s)
@@ -338,14 +325,13 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
             images = images.contiguous(memory_format=torch.channels_last)
 
         if grad_cache:
-            out = grad_cache_backward(raw_model, images, text_ids, chunk=cfg.grad_cache_chunk,
-                                      embed=_embed(model), loss_fn=lambda i, t: embedding_losses(raw_model, i, t),
-                                      scale=scaler.scale, autocast=autocast, device=device)
+            out = _grad_cache_step(model, raw_model, images, text_ids, objective, cfg.grad_cache_chunk,
+                                   scaler.scale, autocast, device)
             _all_reduce_grads(params, world)
         else:
             images = images.to(device, non_blocking=True)  # text ids stay on the host (see TextTransformer)
             with autocast():
-                out = model(images, text_ids)
+                out = model(images, text_ids, objective)
             scaler.scale(out.loss).backward()
         scaler.unscale_(optimizer)
         grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
@@ -359,9 +345,11 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
         samples_seen += global_batch
         positions[batch["slot"]] = tuple(batch["position"])
         corrupt += int(batch["corrupt"])
-        loss_ml = out.loss_multi_label if out.loss_multi_label is not None else torch.zeros_like(out.loss)
-        pending.append(torch.stack([out.loss.detach().float(), out.loss_caption.detach().float(),
-                                    loss_ml.detach().float(), grad_norm.detach().float()]))
+        parts = [out.loss, out.loss_caption, out.loss_multi_label, grad_norm]
+        if objective.name == "grounded":
+            parts += [out.loss_grounding, out.loss_affinity]
+        pending.append(torch.stack([torch.zeros((), device=out.loss.device) if v is None else v.detach().float()
+                                    for v in parts]))
         pending_meta.append({"step": step, "lr": lr})
         bar.update(1)
 

@@ -56,7 +56,7 @@ def save_mask_png(mask: np.ndarray, path: str | os.PathLike, palette: np.ndarray
     return path
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+def legend_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1: fixed bitmap font
@@ -80,7 +80,7 @@ def legend_entries(mask: np.ndarray, labels: Sequence[str] | None = None,
 def draw_legend(entries: Sequence[tuple[int, str]], pal: np.ndarray, height: int) -> np.ndarray:
     """A white legend panel uint8 [max(height, needed), W_legend, 3]: one swatch + name per entry."""
     size = int(min(max(11, round(height / 28)), 28))
-    font = _font(size)
+    font = legend_font(size)
     pad, swatch, gap = max(4, size // 2), size, max(3, size // 3)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     widths = [probe.textlength(name, font=font) for _, name in entries]

@@ -153,4 +153,12 @@ def render_heatmaps(image: ImageLike, maps: np.ndarray | Mapping[str, np.ndarray
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
+    if scale == "global":  # one colour bar states the shared range, so a flat map reads as flat
+        import matplotlib.cm as cm
+        import matplotlib.colors as mcolors
+
+        lo, hi = limits[0][0]
+        mappable = cm.ScalarMappable(norm=mcolors.Normalize(lo, hi if hi > lo else lo + 1e-6), cmap="jet")
+        bar = fig.colorbar(mappable, ax=[ax for row in axes for ax in row], fraction=0.02, pad=0.01)
+        bar.set_label(f"shared scale [{lo:.3g}, {hi:.3g}]", fontsize=8)
     return _save(fig, path)

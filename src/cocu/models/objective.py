@@ -1,0 +1,178 @@
+"""Training objectives: the paper's, and a grounded one that tells every group which concept it is.
+
+GroupViT's objective (``paper``) contrasts the *pooled* image embedding with the caption and the
+K concept prompts; no single group is ever told which concept it shows, so nothing drives the
+groups apart or names them (DESIGN §5). The ``grounded`` objective keeps the paper's two terms
+and adds:
+
+- **prompt–group grounding** (`grounding_loss`): each prompt is scored against an image by its
+  best-matching final group (a smooth maximum over the groups, in the spirit of OpenSeg's
+  region–word grounding loss) and contrasted over the batch in both directions, so a prompt must
+  be matched by *one group* of its own image better than by any group of another image;
+- **exclusive claims** (`exclusivity_loss`): the K prompts of an image name different concepts,
+  so they should claim different groups. Without this a single "summary" group that resembles
+  every prompt a little satisfies the grounding term, and the other groups are never named;
+  the term penalises the overlap of two prompts' soft choices of group;
+- **appearance affinity** (`affinity_loss`): two patches of clearly similar colour should share a
+  group and two of clearly different colour should not. For every such patch pair the
+  co-assignment probability (from the soft group maps that segmentation uses) is pushed to 1 or
+  0 with a bounded, linear (cut-like) penalty, so the few pairs the colour rule gets wrong
+  (textured objects, patches on a boundary) cannot dominate. It needs no labels (a low-level
+  prior like the superpixel losses of SegCLIP) and gives the assignment a reason to follow
+  content rather than position.
+
+Neither term adds parameters: the state dict is the official one, and official checkpoints
+still load. Every loss here is computed in float32 (autocast-safe).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from cocu.errors import CocuError
+from cocu.models.loss import _compute_dtype, _world, all_gather_with_grad
+
+OBJECTIVES = ("paper", "grounded")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """Which loss terms a training step uses and their weights (see the module docstring)."""
+
+    name: str = "paper"
+    grounding_weight: float = 1.0
+    grounding_tau: float = 0.1       # smooth-max temperature over the groups (cosine units)
+    exclusivity_weight: float = 0.0    # off: measured no better on the synthetic world (docs/STUDY.md)
+    affinity_weight: float = 1.0
+    affinity_near: float = 0.5       # patch pairs whose mean colours are closer: same group
+    affinity_far: float = 1.0        # ... farther apart: different groups (CLIP-normalised units)
+
+    def __post_init__(self) -> None:
+        if self.name not in OBJECTIVES:
+            raise CocuError(f"--objective must be one of {OBJECTIVES}, got {self.name!r}")
+        for field in ("grounding_weight", "exclusivity_weight", "affinity_weight"):
+            if getattr(self, field) < 0:
+                raise CocuError(f"--{field.replace('_', '-')} must be ≥ 0, got {getattr(self, field)}")
+        for field in ("grounding_tau", "affinity_near"):
+            if getattr(self, field) <= 0:
+                raise CocuError(f"--{field.replace('_', '-')} must be > 0, got {getattr(self, field)}")
+        if self.affinity_far < self.affinity_near:
+            raise CocuError(f"--affinity-far ({self.affinity_far}) must be ≥ --affinity-near ({self.affinity_near})")
+
+    @property
+    def grounding(self) -> bool:
+        return self.name == "grounded" and self.grounding_weight > 0
+
+    @property
+    def exclusivity(self) -> bool:
+        return self.name == "grounded" and self.exclusivity_weight > 0
+
+    @property
+    def affinity(self) -> bool:
+        return self.name == "grounded" and self.affinity_weight > 0
+
+
+PAPER = Objective()
+
+
+def prompt_mask(text_ids: torch.Tensor) -> torch.Tensor:
+    """text_ids [B, 1+K, T] → [B, K] bool: True where prompt k is a concept, False where it is
+    the caption repeated as padding (fewer than K concepts, see ``train.prompts.build_texts``)."""
+    return (text_ids[:, 1:] != text_ids[:, :1]).any(dim=-1)
+
+
+def patch_colours(images: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """Mean colour of every patch: images [B, 3, H, W] → [B, h·w, 3] (row-major, like the tokens)."""
+    h, w = grid
+    pooled = F.adaptive_avg_pool2d(images.detach().float(), (h, w))  # [B, 3, h, w]
+    return pooled.flatten(2).transpose(1, 2)
+
+
+def grounding_loss(group_x: torch.Tensor, text_x: torch.Tensor, valid: torch.Tensor,
+                   logit_scale: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
+    """Prompt ↔ image contrast where an image answers a prompt with its best group.
+
+    group_x [B, G, D] (projected final groups), text_x [B, K, D] (projected prompts),
+    valid [B, K] bool (padding prompts take no part), logit_scale: the exp'd multiplier.
+    score(prompt p, image j) = τ · logsumexp_g(cos(p, group_jg) / τ) (→ max as τ → 0).
+    Returns 0.5 · (CE over images per prompt + multi-positive CE over prompts per image), local
+    rows against the global batch (all ranks gathered with gradients).
+    """
+    rank, _ = _world()
+    dtype = _compute_dtype(group_x)
+    b, g, _ = group_x.shape
+    k = text_x.shape[1]
+    z = F.normalize(group_x.to(dtype), dim=-1)
+    t = F.normalize(text_x.to(dtype), dim=-1)
+    z_all = all_gather_with_grad(z)                       # [W·B, G, D]
+    t_all = all_gather_with_grad(t)                       # [W·B, K, D]
+    valid_all = all_gather_with_grad(valid.to(dtype)) > 0.5  # [W·B, K]
+    scale = logit_scale.to(dtype)
+    own = torch.arange(b, device=z.device) + b * rank     # global index of the local images
+
+    # prompts of this rank against every image of the batch
+    sim_t = torch.einsum("bkd,ngd->bkng", t, z_all)       # [B, K, W·B, G]
+    score_t = tau * torch.logsumexp(sim_t / tau, dim=-1)  # [B, K, W·B]
+    logits_t = scale * score_t.reshape(b * k, -1)
+    target_t = own.repeat_interleave(k)
+    keep = valid.reshape(-1)
+    loss_t = F.cross_entropy(logits_t[keep], target_t[keep]) if keep.any() else logits_t.sum() * 0
+
+    # images of this rank against every prompt of the batch (their own valid prompts are positives)
+    sim_i = torch.einsum("bgd,nkd->bnkg", z, t_all)       # [B, W·B, K, G]
+    score_i = tau * torch.logsumexp(sim_i / tau, dim=-1)  # [B, W·B, K]
+    logits_i = (scale * score_i).reshape(b, -1)
+    logits_i = logits_i.masked_fill(~valid_all.reshape(1, -1), float("-inf"))
+    logp_i = logits_i.log_softmax(dim=-1).reshape(b, -1, k)
+    pos = valid.to(dtype)                                  # [B, K]
+    own_logp = logp_i[torch.arange(b, device=z.device), own]  # [B, K]
+    has = pos.sum(dim=1) > 0
+    per_image = -(own_logp.masked_fill(pos == 0, 0.0) * pos).sum(dim=1) / pos.sum(dim=1).clamp(min=1)
+    loss_i = per_image[has].mean() if has.any() else per_image.sum() * 0
+    return 0.5 * (loss_t + loss_i)
+
+
+def exclusivity_loss(group_x: torch.Tensor, text_x: torch.Tensor, valid: torch.Tensor,
+                     tau: float = 0.1) -> torch.Tensor:
+    """Overlap of the groups that different prompts of one image choose.
+
+    group_x [B, G, D], text_x [B, K, D], valid [B, K] bool. Prompt k of image b chooses its
+    image's groups softly, q_bk = softmax_g(cos(t_bk, z_bg) / τ) [G]; the loss is the mean of
+    ⟨q_bk, q_bk'⟩ over all ordered pairs k ≠ k' of valid prompts (0 when no image has two).
+    Range [0, 1]: 1 when every pair of prompts picks the same group with certainty.
+    """
+    dtype = _compute_dtype(group_x)
+    z = F.normalize(group_x.to(dtype), dim=-1)
+    t = F.normalize(text_x.to(dtype), dim=-1)
+    q = (torch.einsum("bkd,bgd->bkg", t, z) / tau).softmax(dim=-1)      # [B, K, G]
+    overlap = q @ q.transpose(1, 2)                                        # [B, K, K]
+    k = q.shape[1]
+    pairs = valid[:, :, None] & valid[:, None, :] & ~torch.eye(k, dtype=torch.bool, device=q.device)
+    return overlap[pairs].mean() if pairs.any() else overlap.sum() * 0
+
+
+def affinity_loss(group_maps: torch.Tensor, colours: torch.Tensor, near: float = 0.5,
+                  far: float = 1.0) -> torch.Tensor:
+    """Cut-like loss between patch-pair co-assignment and colour similarity.
+
+    group_maps [B, G, N]: each patch's soft distribution over the final groups (columns sum to 1);
+    colours [B, N, 3]: the patches' mean colours (`patch_colours`).
+    co(i, j) = Σ_g p_gi p_gj ∈ [0, 1]; pairs i ≠ j with ‖c_i − c_j‖ < near are "same"
+    (penalty 1 − co), pairs with distance > far are "different" (penalty co), the rest are left out.
+    Returns 0.5 · (mean penalty over same pairs + mean over different pairs), pooled over the batch
+    (a side with no pairs contributes 0). Range [0, 1].
+    """
+    dtype = _compute_dtype(group_maps)
+    p = group_maps.to(dtype)
+    n = p.shape[-1]
+    co = torch.einsum("bgi,bgj->bij", p, p)                                 # [B, N, N]
+    dist = torch.cdist(colours.to(dtype), colours.to(dtype))
+    off = ~torch.eye(n, dtype=torch.bool, device=p.device)
+    same = (dist < near) & off
+    diff = (dist > far) & off
+    loss_same = (1 - co)[same].mean() if same.any() else co.sum() * 0
+    loss_diff = co[diff].mean() if diff.any() else co.sum() * 0
+    return 0.5 * (loss_same + loss_diff)

@@ -1,0 +1,132 @@
+"""The grounded objective's terms against plain per-element loops written from their definitions."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from cocu.errors import CocuError
+from cocu.models import create_model
+from cocu.models.objective import (Objective, affinity_loss, grounding_loss, patch_colours,
+                                   prompt_mask)
+
+TINY = dict(image_size=32, patch_size=8, embed_dim=32, depths=[1, 1, 1], num_heads=[2, 2, 2],
+            num_group_tokens=[8, 4, 0], num_output_groups=[8, 4], text_width=32, text_layers=1,
+            text_heads=2, proj_hidden_dim=64, output_dim=32)
+
+
+def _ref_grounding(z, t, valid, scale, tau):
+    """Per prompt and per image, in float64 Python loops."""
+    b, g, _ = z.shape
+    k = t.shape[1]
+    z = torch.nn.functional.normalize(z.double(), dim=-1)
+    t = torch.nn.functional.normalize(t.double(), dim=-1)
+
+    def score(p, j):  # prompt vector p against image j: tau * log sum_g exp(cos / tau)
+        return tau * math.log(sum(math.exp(float(p @ z[j, q]) / tau) for q in range(g)))
+
+    terms_t = []
+    for i in range(b):
+        for a in range(k):
+            if not valid[i, a]:
+                continue
+            row = [scale * score(t[i, a], j) for j in range(b)]
+            lse = math.log(sum(math.exp(v) for v in row))
+            terms_t.append(lse - row[i])
+    terms_i = []
+    cols = [(j, a) for j in range(b) for a in range(k) if valid[j, a]]
+    for i in range(b):
+        own = [a for a in range(k) if valid[i, a]]
+        if not own:
+            continue
+        row = {c: scale * score(t[c[0], c[1]], i) for c in cols}
+        lse = math.log(sum(math.exp(v) for v in row.values()))
+        terms_i.append(sum(lse - row[(i, a)] for a in own) / len(own))
+    return 0.5 * (sum(terms_t) / len(terms_t) + sum(terms_i) / len(terms_i))
+
+
+def test_grounding_loss_matches_loops():
+    g = torch.Generator().manual_seed(0)
+    z, t = torch.randn(5, 4, 8, generator=g), torch.randn(5, 3, 8, generator=g)
+    valid = torch.tensor([[1, 1, 1], [1, 0, 0], [1, 1, 0], [0, 0, 0], [1, 0, 1]], dtype=torch.bool)
+    got = grounding_loss(z, t, valid, torch.tensor(10.0), tau=0.2)
+    assert got.item() == pytest.approx(_ref_grounding(z, t, valid, 10.0, 0.2), rel=1e-6)
+
+
+def test_grounding_rewards_one_matching_group_over_the_average():
+    """An image whose *one* group equals the prompt beats an image whose groups only average to it."""
+    d = 6
+    e = torch.eye(d)
+    t = e[:2].reshape(2, 1, d)                     # prompts: concept 0 (image 0), concept 1 (image 1)
+    sharp = torch.stack([torch.stack([e[0], e[2], e[3], e[4]]), torch.stack([e[1], e[2], e[3], e[4]])])
+    blurred = torch.stack([(e[0] + e[1] + e[2]).repeat(4, 1), (e[1] + e[0] + e[2]).repeat(4, 1)])
+    valid = torch.ones(2, 1, dtype=torch.bool)
+    scale = torch.tensor(20.0)
+    assert grounding_loss(sharp, t, valid, scale).item() < 0.01
+    # the blurred images answer both prompts alike: chance between the two images, log 2
+    assert grounding_loss(blurred, t, valid, scale).item() == pytest.approx(math.log(2), rel=1e-6)
+
+
+def _ref_affinity(maps, colours, near, far):
+    """Every pair of every image, pooled: same pairs cost 1 − co, different pairs cost co."""
+    b, g, n = maps.shape
+    same, diff = [], []
+    for i in range(b):
+        for p in range(n):
+            for q in range(n):
+                if p == q:
+                    continue
+                co = float(sum(maps[i, k, p] * maps[i, k, q] for k in range(g)))
+                d = math.sqrt(float(((colours[i, p] - colours[i, q]) ** 2).sum()))
+                if d < near:
+                    same.append(1 - co)
+                elif d > far:
+                    diff.append(co)
+    return 0.5 * (sum(same) / len(same) + sum(diff) / len(diff))
+
+
+def test_affinity_loss_matches_loops():
+    g = torch.Generator().manual_seed(1)
+    maps = torch.randn(2, 3, 6, generator=g).softmax(dim=1)  # columns: distributions over groups
+    colours = torch.randn(2, 6, 3, generator=g)
+    got = affinity_loss(maps, colours, near=1.5, far=2.0)
+    want = _ref_affinity(maps.double(), colours.double(), 1.5, 2.0)
+    assert 0 < want < 1
+    assert got.item() == pytest.approx(want, rel=1e-6)
+
+
+def test_affinity_prefers_groups_that_follow_colour():
+    colours = torch.tensor([[[0.0, 0, 0], [0, 0, 0], [2, 2, 2], [2, 2, 2]]])
+    follow = torch.tensor([[[1.0, 1, 0, 0], [0, 0, 1, 1]]])   # two groups = two colours
+    mixed = torch.tensor([[[1.0, 0, 1, 0], [0, 1, 0, 1]]])    # groups cut across colours
+    assert affinity_loss(follow, colours).item() == 0.0
+    # mixed: both same-colour pairs are split (mean cost 1); of the four different-colour pairs
+    # (0,2), (0,3), (1,2), (1,3), two share a group (mean cost 0.5): 0.5 · (1 + 0.5)
+    assert affinity_loss(mixed, colours).item() == 0.75
+
+
+def test_prompt_mask_and_patch_colours():
+    ids = torch.tensor([[[5, 6], [7, 8], [5, 6]], [[1, 2], [1, 2], [1, 3]]])  # [B=2, 1+K=3, T=2]
+    assert prompt_mask(ids).tolist() == [[True, False], [False, True]]
+    images = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4)
+    got = patch_colours(images, (2, 2))  # [B, 4 patches, 3]
+    assert got.shape == (2, 4, 3)
+    assert got[1, 2, 0].item() == images[1, 0, 2:4, 0:2].mean().item()  # patch (row 1, col 0)
+
+
+def test_objective_validation_and_paper_forward_unchanged():
+    with pytest.raises(CocuError, match="--objective"):
+        Objective("magic")
+    with pytest.raises(CocuError, match="affinity-far"):
+        Objective("grounded", affinity_near=1.0, affinity_far=0.5)
+    torch.manual_seed(0)
+    m = create_model("groupvit_tiny", **TINY).eval()
+    images = torch.randn(3, 3, 32, 32)
+    ids = torch.randint(1, 1000, (3, 3, 10))
+    paper = m(images, ids)
+    assert paper.loss_grounding is None and paper.loss_affinity is None
+    grounded = m(images, ids, Objective("grounded", grounding_weight=2.0, affinity_weight=0.5))
+    torch.testing.assert_close(grounded.loss_caption, paper.loss_caption)
+    torch.testing.assert_close(grounded.loss, paper.loss + grounded.loss_grounding + grounded.loss_affinity)
