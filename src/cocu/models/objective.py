@@ -43,7 +43,7 @@ class Objective:
     """Which loss terms a training step uses and their weights (see the module docstring)."""
 
     name: str = "paper"
-    grounding_weight: float = 1.0
+    grounding_weight: float = 3.0      # measured best of 1 / 3 on the synthetic world (docs/STUDY.md)
     grounding_tau: float = 0.1       # smooth-max temperature over the groups (cosine units)
     exclusivity_weight: float = 0.0    # off: measured no better on the synthetic world (docs/STUDY.md)
     affinity_weight: float = 1.0

@@ -39,7 +39,7 @@ class TrainConfig:
     # objective: the paper's (caption + multi-label contrast) or grounded (+ prompt-group
     # grounding + appearance affinity; cocu.models.objective)
     objective: str = "paper"            # paper | grounded
-    grounding_weight: float = 1.0
+    grounding_weight: float = 3.0
     grounding_tau: float = 0.1
     exclusivity_weight: float = 0.0
     affinity_weight: float = 1.0
