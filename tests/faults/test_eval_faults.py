@@ -5,22 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from cocu.cli import main
 from tests.eval import layouts
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    from cocu.models import create_model
-    from cocu.models.checkpoint import save_model
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_model(create_model("groupvit_tiny").eval(), path)
-    return path
+from tests.eval.test_commands import checkpoint  # noqa: F401  (the tiny saved model fixture)
 
 
 def _eval(checkpoint, bench, *extra):
