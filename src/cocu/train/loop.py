@@ -36,8 +36,8 @@ from cocu.train.checkpoint import find_latest, load_checkpoint, rng_state, save_
 from cocu.train.config import TrainConfig
 from cocu.train.data import COUNTERS, StreamState, TrainStream, count_samples, make_loader, usable_shards
 from cocu.train.gradcache import grad_cache_backward
-from cocu.train.prompts import check_curation_coverage
 from cocu.train.optim import WarmupCosine, build_optimizer, scaled_lr
+from cocu.train.prompts import check_curation_coverage
 from cocu.train.run_dir import check_resume_config, prepare_run_dir, truncate_log
 from cocu.utils.io import write_json
 from cocu.utils.progress import progress
