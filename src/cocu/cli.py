@@ -50,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    if not args.verbose:  # faiss logs ~10 INFO lines on import when its AVX-512 build is absent
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

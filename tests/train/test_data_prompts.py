@@ -63,7 +63,7 @@ def test_restart_from_position_continues_the_stream(shards):
     for a, b in zip(full[cut:], resumed, strict=True):
         assert torch.equal(a["images"], b["images"]) and torch.equal(a["text_ids"], b["text_ids"])
         assert a["position"] == b["position"]
-    assert sum(b["corrupt"] for b in full) >= 1
+    assert sum(b["counts"]["corrupt"] for b in full) >= 1
 
 
 def test_build_texts_pads_with_caption_like_official():

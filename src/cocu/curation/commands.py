@@ -7,6 +7,9 @@ import argparse
 import json
 from pathlib import Path
 
+from cocu.errors import CocuError
+from cocu.utils.checks import float_above, int_at_least
+
 
 def _vocab(path: str | None):
     from cocu.data.vocab import Vocabulary
@@ -15,14 +18,17 @@ def _vocab(path: str | None):
 
 
 def _shard_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--shard-index", type=int, default=0, help="this worker's index (0-based)")
-    p.add_argument("--num-shards", type=int, default=1, help="number of workers sharing the shards")
+    p.add_argument("--shard-index", type=int_at_least(0), default=0, help="this worker's index (0-based)")
+    p.add_argument("--num-shards", type=int_at_least(1), default=1, help="number of workers sharing the shards")
 
 
 def cmd_train_clip(args: argparse.Namespace) -> int:
     from cocu.curation.clip_small import train_clip
     from cocu.data.shards import list_shards
 
+    from cocu.utils.io import check_output
+
+    check_output(args.out, "file", "--out")
     if args.threads:
         import torch
 
@@ -44,14 +50,20 @@ def cmd_embed(args: argparse.Namespace) -> int:
     r = embed_shards(list_shards(args.shards), args.out, enc, captions=args.captions,
                      vocab=_vocab(args.vocab) if (args.vocab or args.default_vocab) else None,
                      batch_size=args.batch_size, shard_index=args.shard_index, num_shards=args.num_shards)
-    print(f"embedded {len(r.done)} shards ({r.samples} samples, {r.corrupt} corrupt skipped); "
-          f"{len(r.skipped)} already done")
+    print(f"embedded {len(r.done)} shards ({r.samples} samples, {r.corrupt} corrupt skipped, "
+          f"{r.corrupt_shards} shards truncated); {len(r.skipped)} already done; {len(r.failed)} failed")
+    if r.failed:
+        raise CocuError(f"{len(r.failed)} shard(s) not embedded (fix them and re-run; the others are kept): "
+                        + "; ".join(r.failed[:3]) + (" ..." if len(r.failed) > 3 else ""))
     return 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     from cocu.curation.index import build_index
+    from cocu.utils.io import check_output
 
+    if args.out:
+        check_output(args.out, "file", "--out")
     info = build_index(args.emb, args.out, modality=args.modality, factory=args.factory,
                        recall_at=args.recall_at, recall_queries=args.recall_queries)
     print(f"{info.path}: {info.factory} over {info.n} {info.modality} vectors (d={info.d}); "
@@ -106,12 +118,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-clip", help="train the small curator CLIP on complete captions")
     p.add_argument("--shards", required=True, help="training shards (folder, glob or brace pattern)")
     p.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
-    p.add_argument("--steps", type=int, default=600)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--limit", type=int, default=None, help="use at most this many samples")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--steps", type=int_at_least(1), default=600)
+    p.add_argument("--batch-size", type=int_at_least(2), default=128)
+    p.add_argument("--lr", type=float_above(0), default=2e-3)
+    p.add_argument("--limit", type=int_at_least(1), default=None, help="use at most this many samples")
+    p.add_argument("--seed", type=int_at_least(0), default=0)
+    p.add_argument("--threads", type=int_at_least(1), default=None,
                    help="torch CPU threads (1 is much faster than 2 on a busy 2-core machine)")
     p.set_defaults(func=cmd_train_clip)
 
@@ -123,7 +135,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--captions", action="store_true", help="also embed captions (for --expansion language)")
     p.add_argument("--vocab", default=None, help="vocabulary file: store per-sample concept ids")
     p.add_argument("--default-vocab", action="store_true", help="store concept ids of the default vocabulary")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int_at_least(1), default=256)
     p.add_argument("--device", default="cpu")
     _shard_flags(p)
     p.set_defaults(func=cmd_embed)
@@ -133,8 +145,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="index file (default EMB/index/<modality>.index)")
     p.add_argument("--modality", choices=["img", "text"], default="img")
     p.add_argument("--factory", default="auto", help="auto, Flat, IVF4096,PQ64x4fs, HNSW32, ...")
-    p.add_argument("--recall-at", type=int, default=8)
-    p.add_argument("--recall-queries", type=int, default=1000)
+    p.add_argument("--recall-at", type=int_at_least(1), default=8)
+    p.add_argument("--recall-queries", type=int_at_least(0), default=1000)
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("curate", help="CoCu concept curation: a sidecar parquet per shard")
@@ -146,17 +158,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="② vision-driven (image kNN) or ① language-driven (image→caption kNN)")
     p.add_argument("--ranking", choices=["naive", "t2v"], default="t2v",
                    help="③ naive (s_a) or ④ text-to-vision-guided (s_a/M + s_b)")
-    p.add_argument("--neighbours", type=int, default=8, help="N retrieved per anchor (anchor included)")
+    p.add_argument("--neighbours", type=int_at_least(1), default=8, help="N retrieved per anchor (anchor included)")
     p.add_argument("--exclude-anchor", action="store_true", help="drop the anchor from its own N hits")
     p.add_argument("--clusters", action="store_true", help="⑥ k-means clusters of each archive")
     p.add_argument("--prompt", choices=["canonical", "synonyms"], default="canonical",
                    help="t_c from the canonical name, or the mean over all synonyms")
     p.add_argument("--model", default=None, help="text encoder (default: the one in EMB/embed.json)")
     p.add_argument("--pretrained", default=None)
-    p.add_argument("--block-size", type=int, default=2048, help="anchors per batched search")
+    p.add_argument("--block-size", type=int_at_least(1), default=2048, help="anchors per batched search")
     p.add_argument("--report", default=None, metavar="SHARDS",
                    help="afterwards, print concept precision/recall against these shards' true classes")
-    p.add_argument("--k", type=int, default=3, help="top-k concepts evaluated by --report")
+    p.add_argument("--k", type=int_at_least(1), default=3, help="top-k concepts evaluated by --report")
     _shard_flags(p)
     p.set_defaults(func=cmd_curate)
 
@@ -165,9 +177,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shards", required=True, help="the synthetic world's shards (true classes in KEY.json)")
     p.add_argument("--vocab", default=None)
     p.add_argument("--model", default=None, help="text encoder (default: the one in EMB/embed.json)")
-    p.add_argument("--neighbours", type=int, nargs="+", default=[8, 16, 32])
+    p.add_argument("--neighbours", type=int_at_least(1), nargs="+", default=[8, 16, 32])
     p.add_argument("--expansions", nargs="+", default=["language", "vision"])
     p.add_argument("--rankings", nargs="+", default=["naive", "t2v"])
-    p.add_argument("--k", type=int, default=3)
+    p.add_argument("--k", type=int_at_least(1), default=3)
     p.add_argument("--out", default=None, help="save the rows as JSON here")
     p.set_defaults(func=cmd_report)

@@ -29,7 +29,8 @@ from cocu.curation.embstore import EmbeddingStore, vocab_hash
 from cocu.curation.index import load_index
 from cocu.curation.sidecar import MANIFEST, read_manifest, write_sidecar
 from cocu.errors import CocuError
-from cocu.utils.io import atomic_path, write_json
+from cocu.utils.checks import require
+from cocu.utils.io import atomic_path, check_output, write_json
 from cocu.utils.progress import progress
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,8 @@ class CurateSettings:
             raise CocuError(f"--expansion must be one of {sorted(EXPANSIONS)}, got {self.expansion!r}")
         if self.ranking not in RANKINGS:
             raise CocuError(f"--ranking must be one of {RANKINGS}, got {self.ranking!r}")
-        if self.neighbours < 1:
-            raise CocuError(f"--neighbours must be ≥ 1, got {self.neighbours}")
+        require("neighbours", self.neighbours, at_least=1)
+        require("block_size", self.block_size, at_least=1)
 
 
 @dataclass
@@ -163,7 +164,7 @@ def curate(emb_dir: str | os.PathLike, index_path: str | os.PathLike, out_dir: s
     if not 0 <= shard_index < num_shards:
         raise CocuError(f"--shard-index must be in [0, {num_shards}), got {shard_index}")
     t_start = time.perf_counter()
-    out = Path(out_dir)
+    out = check_output(out_dir, "dir", "curation folder")
     out.mkdir(parents=True, exist_ok=True)
     anchors = EmbeddingStore.open(emb_dir, "img")
     index, info = load_index(index_path)

@@ -4,7 +4,9 @@ Per shard ``<stem>``: ``img_emb/<stem>.npy`` and ``text_emb/<stem>.npy`` (float1
 L2-normalised, [n, d]) and ``metadata/<stem>.parquet`` (``key``, ``caption``, and
 ``concept_ids`` when a vocabulary is given) — clip-retrieval's layout. The metadata is
 written last, so a shard with metadata is complete; re-running skips it. Corrupt samples
-are skipped and counted (``embed.json`` keeps the totals of the last run).
+are skipped and counted (``embed.json`` keeps the totals of the last run). A shard that cannot
+be read, or yields no sample at all, gets no files (so a re-run tries it again) and is listed in
+``EmbedResult.failed``; ``cocu embed`` then exits 2 after embedding the others.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pyarrow.parquet as pq
 
 from cocu.curation.embstore import EMBED_INFO, vocab_hash
 from cocu.errors import CocuError
-from cocu.utils.io import atomic_path, write_json
+from cocu.utils.io import atomic_path, check_output, write_json
 from cocu.utils.progress import progress
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,9 @@ class EmbedResult:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     samples: int = 0
-    corrupt: int = 0
+    corrupt: int = 0  # samples skipped
+    corrupt_shards: int = 0  # shards that ended early (their good samples are embedded)
+    failed: list[str] = field(default_factory=list)  # "path: reason", shards left without files
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:
@@ -43,9 +47,9 @@ def embed_shards(shards: list[Path], out_dir: str | os.PathLike, encoder, *, cap
                  vocab=None, batch_size: int = 256, shard_index: int = 0, num_shards: int = 1
                  ) -> EmbedResult:
     """Embed the shards assigned to this worker (every ``num_shards``-th from ``shard_index``)."""
-    from cocu.data.shards import ShardStats, iter_samples, shard_split
+    from cocu.data.shards import ShardStats, iter_samples, probe_shard, shard_split
 
-    out = Path(out_dir)
+    out = check_output(out_dir, "dir", "embedding folder")
     info_path = out / EMBED_INFO
     info = {"model": encoder.spec, "dim": encoder.dim, "captions": captions,
             "vocab_hash": vocab_hash(vocab) if vocab is not None else None}
@@ -66,6 +70,11 @@ def embed_shards(shards: list[Path], out_dir: str | os.PathLike, encoder, *, cap
         if meta_path.exists():
             result.skipped.append(stem)
             continue
+        reason = probe_shard(shard)
+        if reason is not None:
+            log.warning("not embedding unreadable shard %s: %s", shard, reason)
+            result.failed.append(f"{shard}: {reason}")
+            continue
         stats = ShardStats()
         keys, caps, img_chunks, txt_chunks, images = [], [], [], [], []
         for s in iter_samples([shard], stats=stats):
@@ -77,6 +86,11 @@ def embed_shards(shards: list[Path], out_dir: str | os.PathLike, encoder, *, cap
                 images = []
         if images:
             img_chunks.append(encoder.encode_images(images))
+        result.corrupt += stats.corrupt
+        result.corrupt_shards += stats.corrupt_shards
+        if not keys:  # nothing to embed: leave it undone rather than mark an empty shard complete
+            result.failed.append(f"{shard}: no readable sample ({stats.corrupt} corrupt)")
+            continue
         d = encoder.dim
         img = np.concatenate(img_chunks) if img_chunks else np.zeros((0, d), np.float32)
         _save_npy(out / "img_emb" / f"{stem}.npy", _unit_f16(img))
@@ -90,9 +104,9 @@ def embed_shards(shards: list[Path], out_dir: str | os.PathLike, encoder, *, cap
             pq.write_table(pa.table(cols), tmp)
         result.done.append(stem)
         result.samples += len(keys)
-        result.corrupt += stats.corrupt
     write_json(info_path, {**info, "last_run": {"shards": len(result.done), "samples": result.samples,
-                                                "corrupt": result.corrupt}})
+                                                "corrupt": result.corrupt, "corrupt_shards": result.corrupt_shards,
+                                                "failed": result.failed}})
     return result
 
 

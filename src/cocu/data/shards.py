@@ -72,15 +72,48 @@ def list_shards(path_or_pattern: str | Path) -> list[Path]:
         found = sorted(p.glob("*.tar"))
     else:
         found = []
+        if Path(spec).is_file():  # a file name may hold '[', '{' or '*': it is not a pattern then
+            return [Path(spec)]
         for pat in braceexpand(spec):
-            if glob.has_magic(pat):
-                found += [Path(x) for x in sorted(glob.glob(pat))]
-            elif Path(pat).is_file():
+            if Path(pat).is_file():
                 found.append(Path(pat))
+            elif glob.has_magic(pat):
+                found += [Path(x) for x in sorted(glob.glob(pat))]
         found = sorted(dict.fromkeys(found))
     if not found:
         raise CocuError(f"no .tar shards found at {spec!r} (give a folder, a glob or a brace pattern)")
     return found
+
+
+def probe_shard(path: str | Path) -> str | None:
+    """Why ``path`` cannot be read as a tar shard (``None`` when its first header reads).
+
+    Cheap (one header block): run it over every shard before a long job starts, so that an
+    unreadable shard is named up front instead of being met, and silently lost, mid-run.
+    """
+    path = Path(path)
+    try:
+        if not path.is_file():
+            return "not a file"
+        if path.stat().st_size == 0:
+            return "empty file"
+        with tarfile.open(path, mode="r|*") as tar:
+            tar.next()
+    except (OSError, tarfile.TarError, EOFError) as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def readable_shards(shards: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
+    """Split ``shards`` into the readable ones and ``"path: reason"`` for each unreadable one."""
+    good, bad = [], []
+    for shard in map(Path, shards):
+        reason = probe_shard(shard)
+        if reason is None:
+            good.append(shard)
+        else:
+            bad.append(f"{shard}: {reason}")
+    return good, bad
 
 
 def shard_split(shards: list[Path], index: int, num: int) -> list[Path]:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from cocu.errors import CocuError
+from cocu.utils.checks import float_at_least, int_at_least
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -16,8 +17,10 @@ def _eval(args: argparse.Namespace) -> int:
     from cocu.eval.protocol import get_protocol, tcl_style
     from cocu.models.checkpoint import load_model
     from cocu.utils.device import resolve_device
-    from cocu.utils.io import write_json
+    from cocu.utils.io import check_output, write_json
 
+    if args.out:
+        check_output(args.out, "file", "--out")
     if args.benchmark_dir:
         bench = (get_benchmark(args.benchmark, args.benchmark_dir) if args.benchmark
                  else load_synthetic(args.benchmark_dir))
@@ -76,18 +79,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-root", type=Path, help="folder holding the benchmark's standard layout")
     p.add_argument("--benchmark-dir", type=Path,
                    help="a synthetic benchmark folder written by `cocu synth` (layout auto-detected)")
-    p.add_argument("--subset", type=int, help="evaluate only the first N images")
+    p.add_argument("--subset", type=int_at_least(1), help="evaluate only the first N images")
     p.add_argument("--out", type=Path, help="write the results as JSON here")
-    p.add_argument("--threshold", type=float,
+    p.add_argument("--threshold", type=float_at_least(0),
                    help="background threshold (object-only benchmarks; default: the preset's)")
     p.add_argument("--templates", choices=("groupvit", "tcl"), default="groupvit",
                    help="prompt templates: GroupViT's 'a photo of a {}.' or TCL's 9 (default groupvit)")
     p.add_argument("--pamr", action="store_true", help="refine window scores with PAMR (TCL style)")
     p.add_argument("--mode", choices=("slide", "whole"), help="override the inference mode")
-    p.add_argument("--crop", type=int, help="override the sliding-window size")
-    p.add_argument("--stride", type=int, help="override the sliding-window stride")
-    p.add_argument("--short-side", type=int, help="override the test-time resize (short side)")
-    p.add_argument("--window-batch", type=int, default=16,
+    p.add_argument("--crop", type=int_at_least(1), help="override the sliding-window size")
+    p.add_argument("--stride", type=int_at_least(1), help="override the sliding-window stride")
+    p.add_argument("--short-side", type=int_at_least(1), help="override the test-time resize (short side)")
+    p.add_argument("--window-batch", type=int_at_least(1), default=16,
                    help="windows per forward pass (default 16)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 … (default auto)")
     p.set_defaults(func=_eval)

@@ -15,6 +15,7 @@ from cocu.eval.datasets.base import SegBenchmark
 from cocu.eval.metrics import IoUAccumulator
 from cocu.eval.protocol import Protocol, get_protocol
 from cocu.eval.segmenter import Tokenizer, ZeroShotSegmenter
+from cocu.utils.checks import require
 from cocu.utils.progress import progress
 
 
@@ -40,7 +41,9 @@ def evaluate(model: Any, benchmark: SegBenchmark, *, protocol: Protocol | None =
     protocol = protocol or get_protocol(benchmark.protocol)
     if threshold is not None:
         protocol = protocol.with_(bg_thresh=threshold)
+    require("window_batch", window_batch, at_least=1)
     bench = benchmark.subset(subset)
+    bench.check_files()  # unreadable files and wrong label sizes fail now, not after the compute
     if bench.background and protocol.bg_thresh is None:
         raise CocuError(f"benchmark {bench.name!r} has a background class: give a threshold")
     segmenter = ZeroShotSegmenter(
@@ -62,7 +65,13 @@ def evaluate(model: Any, benchmark: SegBenchmark, *, protocol: Protocol | None =
             if i + 1 < len(bench):
                 pending = pool.submit(load, i + 1)
             pred = segmenter.predict(image)
-            acc.update(match_label_size(pred, label.shape), label)
+            if bench.resize_prediction:
+                pred = match_label_size(pred, label.shape)
+            elif tuple(pred.shape) != tuple(label.shape):
+                s = bench.samples[i]
+                raise CocuError(f"prediction for {s.image} is {tuple(pred.shape)} but label {s.label} is "
+                                f"{tuple(label.shape)} (height, width)")
+            acc.update(pred, label)
     elapsed = time.perf_counter() - start
 
     result = acc.compute()

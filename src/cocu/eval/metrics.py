@@ -4,7 +4,8 @@ mmseg 0.18 (``mmseg/core/evaluation/metrics.py`` and ``CustomDataset.evaluate``)
 GroupViT pins, behaves as follows and this module reproduces every point:
 
 - ``label_map`` is applied first (sequentially, old → new), then ``reduce_zero_label`` acts on
-  the *label only*: 0 → 255, every other value − 1, 255 stays 255.
+  the *label only*: 0 → 255, every other value − 1, 255 stays 255. Both act in the label's own
+  dtype (``torch.from_numpy(label)``): on a uint8 mask a class mapped to −1 wraps to 255.
 - Pixels whose label equals ``ignore_index`` are dropped. Label values in [C, 255) are *not*
   masked: they count in the predicted class's area (a false positive) but in no label area.
 - Predicted values outside [0, C) are dropped from the predicted area while the label pixel
@@ -45,16 +46,18 @@ def _as_tensor(x: torch.Tensor | np.ndarray) -> torch.Tensor:
 
 def prepare_label(label: torch.Tensor | np.ndarray, *, label_map: Mapping[int, int] | None = None,
                   reduce_zero_label: bool = False) -> torch.Tensor:
-    """Apply mmseg's ``label_map`` then ``reduce_zero_label`` to a label map; returns int64 ``[H,W]``."""
-    label = _as_tensor(label).to(torch.int64).clone()
+    """Apply mmseg's ``label_map`` then ``reduce_zero_label`` to a label map in its own dtype, as
+    mmseg 0.18's ``intersect_and_union`` does (uint8 wraps: −1 → 255); returns int64 ``[H,W]``."""
+    label = _as_tensor(label).clone()
     if label_map:
         for old_id, new_id in label_map.items():  # sequential, like mmseg (chains are possible)
-            label[label == old_id] = new_id
+            label[label == old_id] = new_id  # torch casts: uint8 −1 → 255
     if reduce_zero_label:
         label[label == 0] = 255
         label = label - 1
         label[label == 254] = 255
-    return label
+    return label.to(torch.int64)
+
 
 
 def intersect_and_union(pred: torch.Tensor | np.ndarray, label: torch.Tensor | np.ndarray,

@@ -95,6 +95,9 @@ def _state_dict_of(obj: Any, path: Path) -> StateDict:
         return _clean_state_dict(obj["model"], path)
     if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         return _clean_state_dict(obj, path)
+    if isinstance(obj, Mapping) and "model" in obj:
+        raise CocuError(f"{path} holds no GroupViT state dict: its 'model' entry is a "
+                        f"{type(obj['model']).__name__}, not a dict of tensors")
     kind = f"dict with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, Mapping) else type(obj).__name__
     raise CocuError(f"{path} holds no GroupViT state dict (expected a dict with a 'model' entry, got a {kind})")
 
@@ -257,18 +260,38 @@ def load_model(path_or_name: str | os.PathLike, *, map_location: str | torch.dev
     (randomly initialised). The model is returned in eval mode."""
     path = Path(path_or_name)
     if not path.exists() and str(path_or_name) in _PRESETS:
+        log.warning("%r is a preset name, not a checkpoint file: the model has RANDOM weights "
+                    "(its masks and scores mean nothing)", str(path_or_name))
         return create_model(str(path_or_name)).eval()
     if not path.is_file():
         raise CocuError(f"checkpoint not found: {path} (nor a preset name: {', '.join(list_presets())})")
     if path.stat().st_size == 0:
         raise CocuError(f"checkpoint {path} is empty")
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-    if path.suffix == ".safetensors" or (len(head) == 8 and not head.startswith(b"PK") and head[:1] != b"\x80"):
+    if path.suffix == ".safetensors" or _looks_like_safetensors(path):
         model = _load_safetensors(path, map_location)
     else:
         obj = torch_load_weights_only(path, map_location)
         sd = _state_dict_of(obj, path)
         cfg = _config_in(obj) if isinstance(obj, Mapping) else None
         model = load_state_dict_strict(GroupViT(cfg or infer_config(sd)), sd, str(path))
+    check_finite(model, str(path))
     return model.to(map_location).eval()
+
+
+def _looks_like_safetensors(path: Path) -> bool:
+    """safetensors files start with a little-endian u64 header length, then the JSON header ``{``."""
+    with open(path, "rb") as fh:
+        head = fh.read(9)
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    return 2 <= int.from_bytes(head[:8], "little") <= path.stat().st_size - 8
+
+
+def check_finite(model: torch.nn.Module, source: str = "checkpoint") -> None:
+    """CocuError when any weight or buffer is NaN/inf (a diverged run, a corrupt file)."""
+    bad = [(k, int((~torch.isfinite(v)).sum())) for k, v in model.state_dict().items()
+           if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        total = sum(n for _, n in bad)
+        raise CocuError(f"{source} has {total} NaN/inf values in {len(bad)} tensor(s) (first: {bad[0][0]}); "
+                        "it cannot segment (a diverged or corrupt checkpoint)")

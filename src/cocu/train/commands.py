@@ -53,6 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--compile", action="store_true", default=None, help="torch.compile the vision tower")
     s.add_argument("--channels-last", action="store_true", default=None)
     s.add_argument("--resume", help="auto (latest valid checkpoint in --out) or a checkpoint path")
+    s.add_argument("--overwrite", action="store_true", default=None,
+                   help="replace the run already in --out (without it, an existing run is never touched)")
     s.add_argument("--save-every", type=int, help="also checkpoint every N steps")
     s.add_argument("--log-every", type=int, help="steps between log flushes (the only host syncs)")
     s.add_argument("--max-steps", type=int, help="stop after N steps of this invocation")
@@ -67,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
     keys = ["shards", "out", "model", "prompts", "curation", "sampling", "vocab", "multi_label", "batch_size",
             "lr", "lr_batch", "epochs", "epoch_samples", "samples", "warmup_epochs", "weight_decay",
             "grad_cache_chunk", "seed", "workers", "device", "amp", "compile", "channels_last", "resume",
-            "save_every", "log_every", "max_steps", "objective", "grounding_weight", "grounding_tau", "exclusivity_weight",
-            "affinity_weight", "affinity_near", "affinity_far"]
+            "overwrite", "save_every", "log_every", "max_steps", "objective", "grounding_weight", "grounding_tau",
+            "exclusivity_weight", "affinity_weight", "affinity_near", "affinity_far"]
     cfg = make_config(args.preset, **{k: getattr(args, k) for k in keys})
     result = train(cfg)
     if result.extra.get("world_size", 1) == 1 or int(__import__("os").environ.get("RANK", "0")) == 0:

@@ -10,6 +10,7 @@ from typing import Any
 
 from cocu.errors import CocuError
 from cocu.models.objective import Objective
+from cocu.utils.checks import require
 
 PROMPT_SOURCES = ("caption", "oracle", "curated")
 SAMPLINGS = ("plain", "cluster")
@@ -72,6 +73,7 @@ class TrainConfig:
     grad_cache_chunk: int | None = None  # gradient caching chunk size (None: off)
     # checkpoints and logging
     resume: str | None = None           # auto | PATH | None
+    overwrite: bool = False             # replace an existing run in ``out`` (else refused)
     save_every: int = 0                 # also checkpoint every N steps (0: only per epoch)
     log_every: int = 10                 # host sync + TensorBoard/log.jsonl flush interval
     max_steps: int | None = None        # stop early after this many steps (tests, debugging)
@@ -91,17 +93,25 @@ class TrainConfig:
         self.objective_spec()
         if self.amp not in AMP_MODES:
             raise CocuError(f"--amp must be one of {AMP_MODES}, got {self.amp!r}")
-        for name in ("batch_size", "multi_label", "workers", "log_every", "save_every"):
-            if getattr(self, name) < (1 if name in ("batch_size", "log_every") else 0):
-                raise CocuError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
-        if self.grad_cache_chunk is not None:
-            if self.grad_cache_chunk < 1 or self.batch_size % self.grad_cache_chunk:
-                raise CocuError(f"--grad-cache-chunk {self.grad_cache_chunk} must divide "
-                                f"--batch-size {self.batch_size}")
-        if self.samples is not None and self.samples < 1:
-            raise CocuError(f"--samples must be positive, got {self.samples}")
-        if self.epochs <= 0 and self.samples is None:
-            raise CocuError(f"--epochs must be positive, got {self.epochs}")
+        for name, lo in (("batch_size", 1), ("multi_label", 0), ("workers", 0), ("log_every", 1),
+                         ("save_every", 0), ("lr_batch", 1), ("seed", 0), ("shuffle_buffer", 1),
+                         ("samples", 1), ("epoch_samples", 1), ("max_steps", 1), ("image_size", 1),
+                         ("grad_cache_chunk", 1)):
+            require(name, getattr(self, name), at_least=lo)
+        require("lr", self.lr, above=0)
+        if self.samples is None:
+            require("epochs", self.epochs, above=0)
+        for name in ("warmup_lr", "min_lr", "weight_decay", "warmup_epochs", "eps", "clip_grad"):
+            require(name, getattr(self, name), at_least=0)
+        if self.grad_cache_chunk is not None and self.batch_size % self.grad_cache_chunk:
+            raise CocuError(f"--grad-cache-chunk {self.grad_cache_chunk} must divide "
+                            f"--batch-size {self.batch_size}")
+
+    def check_global_batch(self, world_size: int) -> None:
+        """The contrastive loss and the projectors' BatchNorm need >= 2 images per step."""
+        if self.batch_size * world_size < 2:
+            raise CocuError(f"--batch-size {self.batch_size} × {world_size} process(es) is a global batch of "
+                            f"{self.batch_size * world_size}; contrastive training needs at least 2")
 
     def objective_spec(self) -> Objective:
         """The training objective these settings describe (validated)."""

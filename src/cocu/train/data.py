@@ -60,6 +60,25 @@ def sample_seed(*parts: int) -> int:
                >> np.uint64(1))
 
 
+def usable_shards(spec: str) -> tuple[list[Path], list[str]]:
+    """The readable shards named by ``spec`` and ``"path: reason"`` for the unreadable ones.
+
+    Every shard's first header is read before training starts (also when ``--epoch-samples``
+    or img2dataset's ``*_stats.json`` make counting unnecessary): an unreadable shard is named
+    and left out of the plan, so no data slot can be left with nothing to read.
+    """
+    from cocu.data.shards import list_shards, readable_shards
+
+    good, bad = readable_shards(list_shards(spec))
+    for reason in bad:
+        log.warning("leaving out unreadable shard %s", reason)
+    if not good:
+        raise CocuError(f"none of the {len(bad)} shard(s) at {spec!r} can be read, e.g. {bad[0]}")
+    if bad:
+        log.warning("%d of %d shards are unreadable and left out of training", len(bad), len(bad) + len(good))
+    return good, bad
+
+
 def count_samples(shards: Sequence[str | Path]) -> int:
     """Samples in the shards: img2dataset ``*_stats.json`` when present, else tar headers (.txt members)."""
     total = 0
@@ -121,7 +140,9 @@ class TrainStream(IterableDataset):
     """Infinite iterable of ready batches for one rank (use with ``DataLoader(batch_size=None)``).
 
     Yields dicts: ``images [B,3,H,W] float32``, ``text_ids [B,1+K,77] int64``, ``slot``,
-    ``position (draw, index)`` after the batch, ``corrupt`` (samples skipped in this batch).
+    ``position (draw, index)`` after the batch, ``counts`` (:data:`COUNTERS` since the previous
+    batch of this slot: samples skipped, shards that ended early, samples without curation).
+    A slot whose shards yield nothing yields one ``{"error": message}`` and stops.
     """
 
     def __init__(self, shards: Sequence[str | Path], *, batch_size: int, k: int,
@@ -154,9 +175,14 @@ class TrainStream(IterableDataset):
 
     # -- the per-slot sample stream ------------------------------------------------------------
     def _slot_samples(self, slot: int) -> Iterator[tuple[int, int, Any]]:
-        """``(draw, index, raw sample)`` forever, starting at the saved position of ``slot``."""
+        """``(draw, index, raw sample)`` forever, starting at the saved position of ``slot``.
+
+        Raises :class:`SlotStarved` when a whole pass over the slot's shards yields no sample
+        (instead of reopening them forever).
+        """
         sources = self.sources[slot]
         draw, skip = self.positions.get(slot, (0, 0))
+        empty_draws = 0
         while True:
             p, r = divmod(draw, len(sources))
             order = np.random.default_rng(sample_seed(self.seed, slot, p, 1)).permutation(len(sources))
@@ -164,21 +190,40 @@ class TrainStream(IterableDataset):
             self._stats = ShardStats(0, 0)
             raw = _iter_raw(shard, stride, offset, self._stats)
             shuffled = _shuffled(raw, self.shuffle_buffer, random.Random(sample_seed(self.seed, slot, draw, 2)))
+            got = False
             for index, sample in enumerate(shuffled):
+                got = True
                 if index < skip:
                     continue
                 if index == skip and skip:  # unreadable samples in the replayed prefix were counted before
                     self._reported -= self._stats.corrupt
                 yield draw, index, sample
             self._finished += self._stats.corrupt
+            self._finished_shards += self._stats.corrupt_shards
             self._stats = ShardStats(0, 0)
+            empty_draws = 0 if got else empty_draws + 1
+            if empty_draws >= len(sources):
+                raise SlotStarved(self._starved_message(slot))
             draw, skip = draw + 1, 0
 
-    def _unreadable_delta(self) -> int:
-        """Samples the shard reader skipped (missing/broken members) since the last batch."""
+    def _starved_message(self, slot: int) -> str:
+        shards = sorted({s for s, _, _ in self.sources[slot]})
+        shown = ", ".join(shards[:3]) + (f" (+{len(shards) - 3} more)" if len(shards) > 3 else "")
+        return (f"data slot {slot} (rank {slot // self.n_workers}, worker {slot % self.n_workers}) read all "
+                f"its {len(shards)} shard(s) without one usable sample: {shown}; fix or remove them "
+                "(see the warnings above), or use fewer --workers")
+
+    def _counter_deltas(self) -> dict[str, int]:
+        """Counters since the last batch: samples the shard reader skipped, shards that ended
+        early, samples the prompt source had no entry for (read here so that they travel to the
+        main process inside the batch, whichever worker made it)."""
         total = self._finished + self._stats.corrupt
-        delta, self._reported = total - self._reported, total
-        return delta
+        corrupt, self._reported = total - self._reported, total
+        shards = self._finished_shards + self._stats.corrupt_shards
+        corrupt_shards, self._reported_shards = shards - self._reported_shards, shards
+        missing_now = int(getattr(self.prompt_source, "missing", 0) or 0)
+        missing, self._reported_missing = missing_now - self._reported_missing, missing_now
+        return {"corrupt": corrupt, "corrupt_shards": corrupt_shards, "missing_curation": missing}
 
     def _prepare(self, sample: Any, slot: int, draw: int, index: int) -> tuple[torch.Tensor, list[str]] | None:
         """Decode + augment + prompts for one sample, all seeded by its position; None if corrupt."""
@@ -207,21 +252,40 @@ class TrainStream(IterableDataset):
         logical = (worker + self.start_step) % self.n_workers
         slot = self.rank * self.n_workers + logical
         self._finished, self._reported, self._stats = 0, 0, ShardStats(0, 0)
+        self._finished_shards, self._reported_shards = 0, 0
+        self._reported_missing = int(getattr(self.prompt_source, "missing", 0) or 0)
         images: list[torch.Tensor] = []
         texts: list[str] = []
         corrupt = 0
-        for draw, index, sample in self._slot_samples(slot):
-            item = self._prepare(sample, slot, draw, index)
-            if item is None:
-                corrupt += 1
-                continue
-            images.append(item[0])
-            texts.extend(item[1])
-            if len(images) == self.batch_size:
-                ids = self.tokenize(texts).view(self.batch_size, 1 + self.k, -1)
-                yield {"images": torch.stack(images), "text_ids": ids, "slot": slot,
-                       "position": (draw, index + 1), "corrupt": corrupt + self._unreadable_delta()}
-                images, texts, corrupt = [], [], 0
+        last_good_draw = None
+        try:
+            for draw, index, sample in self._slot_samples(slot):
+                item = self._prepare(sample, slot, draw, index)
+                if item is None:
+                    corrupt += 1
+                    last_good_draw = draw if last_good_draw is None else last_good_draw
+                    if draw - last_good_draw > len(self.sources[slot]):  # a whole pass, nothing decodes
+                        raise SlotStarved(self._starved_message(slot))
+                    continue
+                last_good_draw = draw
+                images.append(item[0])
+                texts.extend(item[1])
+                if len(images) == self.batch_size:
+                    ids = self.tokenize(texts).view(self.batch_size, 1 + self.k, -1)
+                    counts = self._counter_deltas()
+                    counts["corrupt"] += corrupt
+                    yield {"images": torch.stack(images), "text_ids": ids, "slot": slot,
+                           "position": (draw, index + 1), "counts": counts}
+                    images, texts, corrupt = [], [], 0
+        except SlotStarved as exc:  # handed to the main process as data: a worker's traceback is no message
+            yield {"error": str(exc)}
+
+
+class SlotStarved(CocuError):
+    """A data slot's shards yield no usable sample at all (training would wait forever)."""
+
+
+COUNTERS = ("corrupt", "corrupt_shards", "missing_curation")
 
 
 def make_loader(stream: TrainStream, *, workers: int, pin_memory: bool,

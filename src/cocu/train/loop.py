@@ -35,9 +35,11 @@ from cocu.models.objective import Objective
 from cocu.train import distributed as D
 from cocu.train.checkpoint import find_latest, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from cocu.train.config import TrainConfig
-from cocu.train.data import StreamState, TrainStream, count_samples, make_loader
+from cocu.train.data import COUNTERS, StreamState, TrainStream, count_samples, make_loader, usable_shards
 from cocu.train.gradcache import grad_cache_backward
 from cocu.train.optim import WarmupCosine, build_optimizer, scaled_lr
+from cocu.train.prompts import check_curation_coverage
+from cocu.train.run_dir import check_resume_config, prepare_run_dir, truncate_log
 from cocu.utils.io import write_json
 from cocu.utils.progress import progress
 from cocu.utils.seed import seed_everything
@@ -115,16 +117,14 @@ def _all_reduce_grads(params: list[nn.Parameter], world: int) -> None:
 
 
 def _build_data(cfg: TrainConfig, model: nn.Module, info: D.DistInfo, start_step: int,
-                state: StreamState | None) -> tuple[TrainStream, Any]:
-    """The prompt source and the per-rank data stream."""
-    from cocu.data.shards import list_shards
+                state: StreamState | None, shards: list[Path]) -> tuple[TrainStream, Any]:
+    """The prompt source and the per-rank data stream over the (readable) ``shards``."""
     from cocu.data.templates import IMAGENET_TEMPLATES
     from cocu.data.transforms import decode_side, train_transform
     from cocu.data.vocab import Vocabulary
     from cocu.models.tokenizer import tokenize
     from cocu.train.prompts import build_prompt_source
 
-    shards = list_shards(cfg.shards)
     vocab = Vocabulary.from_file(cfg.vocab) if cfg.vocab else _default_vocab(cfg.shards)
     source = build_prompt_source(cfg.prompts, vocab=vocab, curation=cfg.curation, sampling=cfg.sampling)
     size = cfg.image_size or unwrap(model).config.image_size
@@ -169,11 +169,14 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
     from cocu.models import create_model
 
     device, world = info.device, info.world_size
+    cfg.check_global_batch(world)
     run_dir = Path(cfg.out)
     ckpt_dir = run_dir / "checkpoints"
-    if info.is_main:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        write_json(run_dir / "config.json", cfg.to_dict())
+    # ---- inputs and outputs are checked before anything is computed or written ----
+    prepare_run_dir(run_dir, resume=cfg.resume, overwrite=cfg.overwrite, main=info.is_main)
+    shards, unreadable = usable_shards(cfg.shards)
+    if cfg.prompts == "curated":
+        check_curation_coverage(cfg.curation, shards)
     if cfg.amp == "fp16" and device.type != "cuda":
         raise CocuError("--amp fp16 needs a GPU (it uses a loss scaler); use --amp bf16 on CPU")
 
@@ -188,7 +191,7 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
 
     # ---- schedule: epochs are sample counts ----
     global_batch = cfg.batch_size * world
-    epoch_samples = cfg.epoch_samples or _count(cfg.shards)
+    epoch_samples = cfg.epoch_samples or count_samples(shards)
     steps_per_epoch = max(1, epoch_samples // global_batch)
     total_steps = (cfg.samples // global_batch if cfg.samples else round(cfg.epochs * steps_per_epoch))
     total_steps = max(1, total_steps)
@@ -204,19 +207,24 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16")
 
     # ---- resume ----
-    step, samples_seen, corrupt, resumed_from, data_state = 0, 0, 0, None, None
+    step, samples_seen, resumed_from, data_state = 0, 0, None, None
+    counts = dict.fromkeys(COUNTERS, 0)  # this rank's share; rank 0 also carries the resumed totals
     if cfg.resume:
         found = find_latest(run_dir) if cfg.resume == "auto" else (Path(cfg.resume), load_checkpoint(cfg.resume))
         if found is None:
-            log.info("no checkpoint in %s; starting from scratch", ckpt_dir)
+            log.info("no valid checkpoint in %s; starting from scratch", ckpt_dir)
+            if info.is_main:
+                truncate_log(run_dir / "log.jsonl", 0)  # steps of a run that left no checkpoint
         else:
             path, ckpt = found
+            check_resume_config(ckpt.get("config"), cfg.to_dict(), path, TrainConfig().to_dict())
             model.load_state_dict(ckpt["model"])
             optimizer.load_state_dict(ckpt["optimizer"])
             scheduler.load_state_dict(ckpt["scheduler"])
             scaler.load_state_dict(ckpt["scaler"])
             step, samples_seen = ckpt["step"], ckpt["samples_seen"]
-            corrupt = ckpt["corrupt"] if info.is_main else 0  # a global count, carried by rank 0
+            if info.is_main:  # global counts, carried by rank 0
+                counts.update({k: int(v) for k, v in ckpt.get("counts", {"corrupt": ckpt["corrupt"]}).items()})
             ranks = ckpt["rng"]
             if len(ranks) == world:
                 set_rng_state(ranks[info.rank])
@@ -227,7 +235,10 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
             resumed_from = str(path)
             log.info("resumed from %s at step %d (%d samples)", path, step, samples_seen)
             if info.is_main:
-                _truncate_log(run_dir / "log.jsonl", step)
+                truncate_log(run_dir / "log.jsonl", step)
+    if info.is_main:  # only now: a refused resume must not rewrite the run's settings
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / "config.json", cfg.to_dict())
 
     # ---- wrappers: compile, DDP ----
     grad_cache = cfg.grad_cache_chunk is not None and cfg.grad_cache_chunk < cfg.batch_size
@@ -249,7 +260,7 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
     params = [p for p in raw_model.parameters() if p.requires_grad]
 
     # ---- data ----
-    stream, _ = _build_data(cfg, raw_model, info, step, data_state)
+    stream, _ = _build_data(cfg, raw_model, info, step, data_state, shards)
     loader = make_loader(stream, workers=cfg.workers, pin_memory=device.type == "cuda")
     positions: dict[int, tuple[int, int]] = dict(data_state.positions) if data_state else {}
 
@@ -265,16 +276,16 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
     last_ckpt: str | None = None
     t_start = t_flush = time.perf_counter()
     data_wait = 0.0
-    start_step = step
+    start_step, start_samples = step, samples_seen
 
     def save(tag: str) -> None:
         nonlocal last_ckpt
         rngs = D.all_gather_object(rng_state())
         datas = D.all_gather_object(StreamState(stream.n_slots, positions).to_dict())
-        total_corrupt = sum(D.all_gather_object(corrupt))
+        total = _sum_counts(D.all_gather_object(counts))
         if info.is_main:
             payload = {"step": step, "epoch": step / steps_per_epoch, "samples_seen": samples_seen,
-                       "corrupt": total_corrupt, "model": raw_model.state_dict(),
+                       "corrupt": total["corrupt"], "counts": total, "model": raw_model.state_dict(),
                        "model_name": cfg.model, "model_config": _model_config(raw_model),
                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                        "scaler": scaler.state_dict(), "rng": rngs, "data": datas, "config": cfg.to_dict()}
@@ -295,11 +306,15 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
         now = time.perf_counter()
         ips = len(rows) * global_batch / max(now - t_flush, 1e-9)
         if info.is_main:
-            with open(run_dir / "log.jsonl", "a", encoding="utf-8") as fh:
-                for row, meta in zip(rows, pending_meta, strict=True):
-                    rec = {"step": meta["step"], **dict(zip(names, row, strict=True)),
-                           "lr": meta["lr"]}
-                    fh.write(json.dumps(rec) + "\n")
+            text = "".join(json.dumps({"step": meta["step"], **dict(zip(names, row, strict=True)),
+                                       "lr": meta["lr"]}) + "\n"
+                           for row, meta in zip(rows, pending_meta, strict=True))
+            try:  # one write per flush; a torn last line (kill mid-write) is dropped on resume
+                with open(run_dir / "log.jsonl", "a", encoding="utf-8") as fh:
+                    fh.write(text)
+            except OSError as exc:
+                from cocu.utils.io import write_failure
+                raise write_failure(run_dir / "log.jsonl", exc) from exc
             last = dict(zip(names, rows[-1], strict=True))
             s = pending_meta[-1]["step"]
             for k, v in last.items():
@@ -319,6 +334,8 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
     batches = iter(loader) if step < total_steps else iter(())
     for batch in batches:
         data_wait += time.perf_counter() - t_wait
+        if "error" in batch:  # a data slot found nothing usable in its shards
+            raise CocuError(batch["error"])
         images = batch["images"]
         text_ids = batch["text_ids"]
         if cfg.channels_last:
@@ -344,7 +361,8 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
         step += 1
         samples_seen += global_batch
         positions[batch["slot"]] = tuple(batch["position"])
-        corrupt += int(batch["corrupt"])
+        for k, v in batch["counts"].items():
+            counts[k] += int(v)
         parts = [out.loss, out.loss_caption, out.loss_multi_label, grad_norm]
         if objective.name == "grounded":
             parts += [out.loss_grounding, out.loss_affinity]
@@ -372,38 +390,37 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
     flush()
     bar.close()
     wall = time.perf_counter() - t_start
-    total_corrupt = sum(D.all_gather_object(corrupt))
+    total = _sum_counts(D.all_gather_object(counts))
+    _warn_counts(total, samples_seen - start_samples, cfg)
     result = TrainResult(run_dir=str(run_dir), steps=step, total_steps=total_steps, samples_seen=samples_seen,
-                         corrupt=total_corrupt, final=last_values, wall_time_s=wall,
+                         corrupt=total["corrupt"], final=last_values, wall_time_s=wall,
                          images_per_s=(step - start_step) * global_batch / max(wall, 1e-9),
                          checkpoint=last_ckpt, resumed_from=resumed_from,
                          extra={"world_size": world, "global_batch": global_batch,
                                 "steps_per_epoch": steps_per_epoch, "stopped_early": stopped,
-                                "missing_curation": getattr(stream.prompt_source, "missing", None)})
+                                "missing_curation": total["missing_curation"] if cfg.prompts == "curated" else None,
+                                "corrupt_shards": total["corrupt_shards"], "unreadable_shards": unreadable})
     if info.is_main:
         writer.close()
         write_json(run_dir / "summary.json", result.__dict__)
     return result
 
 
-def _count(shards: str) -> int:
-    from cocu.data.shards import list_shards
+def _sum_counts(per_rank: list[dict[str, int]]) -> dict[str, int]:
+    return {k: sum(int(c.get(k, 0)) for c in per_rank) for k in COUNTERS}
 
-    return count_samples(list_shards(shards))
+
+def _warn_counts(total: dict[str, int], samples: int, cfg: TrainConfig) -> None:
+    """Say it when a run trained on something other than what was asked for."""
+    if cfg.prompts == "curated" and total["missing_curation"]:
+        log.warning("%d sample draws had no entry in the curation %s and used their caption's concepts "
+                    "instead (the baseline's prompts); %d samples were drawn in this invocation",
+                    total["missing_curation"], cfg.curation, samples)
+    if total["corrupt_shards"]:
+        log.warning("%d shard reads ended early (truncated shards; see the warnings above)",
+                    total["corrupt_shards"])
 
 
 def _model_config(model: nn.Module) -> dict[str, Any] | None:
     cfg = getattr(model, "config", None)
     return cfg.to_dict() if hasattr(cfg, "to_dict") else None
-
-
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log.jsonl records after ``step`` (written by the run that was interrupted)."""
-    if not path.is_file():
-        return
-    from cocu.utils.io import atomic_open
-
-    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines()
-             if ln.strip() and json.loads(ln)["step"] <= step]
-    with atomic_open(path, "w", encoding="utf-8") as fh:
-        fh.write("".join(ln + "\n" for ln in lines))

@@ -9,6 +9,7 @@ caption itself when fewer than K names exist, exactly as GroupViT's
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from cocu.errors import CocuError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pragma: no cover
     from cocu.data.shards import Sample
@@ -117,6 +120,30 @@ class CuratedConcepts(_SynonymMixin):
         else:
             names = self._sample_cluster(entry, k, rng)
         return [self.name_for(n, rng) for n in names][:k]
+
+
+def check_curation_coverage(curation_dir: str | Path | None, shards: Sequence[str | Path]) -> None:
+    """Before training: the curation sidecars (``<shard stem>.parquet``) must cover the shards.
+
+    CocuError when they cover none (the run would silently be the caption baseline); a warning
+    naming how many shards are not covered otherwise (those samples are counted as
+    ``missing_curation`` while training).
+    """
+    from cocu.curation.sidecar import sidecar_files
+
+    if not curation_dir:
+        raise CocuError("--prompts curated needs --curation DIR")
+    stems = {f.stem for f in sidecar_files(curation_dir)}
+    uncovered = [Path(s) for s in shards if Path(s).name.split(".")[0] not in stems]
+    if len(uncovered) == len(shards):
+        raise CocuError(f"the curation {curation_dir} covers none of the {len(shards)} training shards (it has "
+                        f"sidecars for {', '.join(sorted(stems)[:3])}{' ...' if len(stems) > 3 else ''}, the "
+                        f"shards are {', '.join(Path(s).name for s in shards[:3])}{' ...' if len(shards) > 3 else ''}): "
+                        "curate these shards first")
+    if uncovered:
+        log.warning("%d of %d training shards have no curation sidecar in %s (e.g. %s); their samples use "
+                    "caption concepts and are counted as missing_curation", len(uncovered), len(shards),
+                    curation_dir, uncovered[0].name)
 
 
 def build_prompt_source(kind: str, *, vocab: Vocabulary | None, curation: str | None = None,

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from cocu.errors import CocuError
+from cocu.utils.checks import float_at_least, int_at_least
+from cocu.utils.io import check_output
 
 
 def _load_model(path: str, device: str) -> Any:
@@ -29,6 +31,7 @@ def run_segment(args: argparse.Namespace) -> int:
     from cocu.viz.images import load_image
     from cocu.viz.segment import segment_image, write_segmentation
 
+    check_output(args.out, "dir", "--out")
     image = load_image(args.image)
     model = _load_model(args.checkpoint, args.device)
     protocol = None
@@ -91,6 +94,8 @@ def run_heatmap(args: argparse.Namespace) -> int:
     from cocu.viz.images import load_image, load_mask
     from cocu.viz.plots import render_heatmaps
 
+    check_output(args.out, "file", "--out")
+    check_output(Path(args.out).with_suffix(".json"), "file", "scores file")
     specs = _with_synonyms(parse_concepts(args.concepts), args.vocab, not args.no_synonyms)
     if (args.mask is None) != (args.mask_class is None):
         raise CocuError("--mask and --mask-class go together")
@@ -141,13 +146,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("image", help="image file (any size)")
     p.add_argument("--checkpoint", required=True, help="model checkpoint (.pt/.safetensors/official .pth) or preset name")
     p.add_argument("--labels", required=True, help='comma-separated label words, e.g. "cat, sofa, floor"')
-    p.add_argument("--background-threshold", type=float, default=None, metavar="T",
+    p.add_argument("--background-threshold", type=float_at_least(0), default=None, metavar="T",
                    help="pixels whose best class score is under T become background (e.g. 0.95 as for VOC)")
     p.add_argument("--out", default="segment_out", help="output folder (default: segment_out)")
-    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the mask colours")
-    p.add_argument("--short-side", type=int, default=None,
+    p.add_argument("--alpha", type=float_at_least(0), default=0.5, help="overlay opacity of the mask colours")
+    p.add_argument("--short-side", type=int_at_least(1), default=None,
                    help="resize the image's short side to this before the sliding window (default: by model size)")
-    p.add_argument("--window", type=int, default=None, help="sliding window size (with --short-side; default: the short side)")
+    p.add_argument("--window", type=int_at_least(1), default=None, help="sliding window size (with --short-side; default: the short side)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
     p.set_defaults(func=run_segment)
 
@@ -170,7 +175,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--no-synonyms", action="store_true", help="do not look synonyms up in a vocabulary")
     h.add_argument("--scale", choices=("map", "row", "global"), default="map",
                    help="colour limits per map (default), per checkpoint, or one for all")
-    h.add_argument("--input-size", type=int, default=None, help="model input short side (default: its training size)")
+    h.add_argument("--input-size", type=int_at_least(1), default=None, help="model input short side (default: its training size)")
     h.add_argument("--out", default="heatmap.png", help="figure path (scores go to the same name .json)")
     h.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
     h.set_defaults(func=run_heatmap)

@@ -44,6 +44,9 @@ class SegBenchmark:
     protocol: str = ""
     label_decoder: Callable[[Image.Image], np.ndarray] | None = field(default=None, compare=False)
     image_loader: Callable[[Path], np.ndarray] | None = field(default=None, compare=False)
+    # ImageNet-S: large images are downsampled, predictions scaled back to the label's size;
+    # everywhere else a label of another size than its image is a layout error
+    resize_prediction: bool = False
 
     @property
     def background(self) -> bool:
@@ -77,14 +80,27 @@ class SegBenchmark:
 
     def load_label(self, sample: SegSample) -> np.ndarray:
         """Raw label map ``[H,W]`` (integer; ``reduce_zero_label`` is applied by the metric)."""
-        with Image.open(sample.label) as im:
-            if self.label_decoder is not None:
-                return self.label_decoder(im)
-            arr = np.array(im)
+        try:
+            with Image.open(sample.label) as im:
+                if self.label_decoder is not None:
+                    return self.label_decoder(im)
+                arr = np.array(im)
+        except (OSError, SyntaxError, ValueError) as exc:  # PIL: truncated/corrupt PNG
+            raise DataLayoutError(f"cannot read label {sample.label}: {exc}") from exc
         if arr.ndim != 2:
             raise DataLayoutError(f"label {sample.label} has shape {arr.shape}; expected a "
                                   "single-channel (or palette) PNG")
         return arr
+
+    def check_files(self) -> None:
+        """Before evaluating: every image and label opens, and (unless ``resize_prediction``)
+        each label has its image's size (EXIF rotation counted). Reads headers only."""
+        for s in self.samples:
+            image_size = _header_size(s.image, "image", exif=True)
+            label_size = _header_size(s.label, "label", exif=False)
+            if not self.resize_prediction and image_size != label_size:
+                raise DataLayoutError(f"label {s.label} is {label_size[0]}x{label_size[1]} but its image "
+                                      f"{s.image} is {image_size[0]}x{image_size[1]} (width x height)")
 
     def __iter__(self) -> Iterator[tuple[SegSample, np.ndarray, np.ndarray]]:
         for s in self.samples:
@@ -93,9 +109,24 @@ class SegBenchmark:
 
 def read_image(path: Path) -> np.ndarray:
     """Read an image as RGB uint8 ``[H,W,3]`` with EXIF orientation applied (like cv2.imread)."""
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
-        return np.asarray(im.convert("RGB"))
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            return np.asarray(im.convert("RGB"))
+    except (OSError, SyntaxError, ValueError) as exc:  # PIL: truncated/corrupt file
+        raise DataLayoutError(f"cannot read image {path}: {exc}") from exc
+
+
+def _header_size(path: Path, what: str, *, exif: bool) -> tuple[int, int]:
+    """(width, height) from the file header; EXIF orientations 5-8 swap the sides."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if exif and im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+                w, h = h, w
+            return w, h
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise DataLayoutError(f"cannot read {what} {path}: {exc}") from exc
 
 
 # ---------------------------------------------------------------- layout helpers

@@ -128,7 +128,7 @@ def _imagenet_s(root: str | Path, n: int) -> SegBenchmark:
     names = C.IMAGENET_S50 if n == 50 else C.IMAGENET_S300
     return SegBenchmark(f"imagenet_s{n}", base, names, samples, ignore_index=1000,
                         protocol=f"imagenet_s{n}", label_decoder=decode_imagenet_s_label,
-                        image_loader=_load_imagenet_s_image)
+                        image_loader=_load_imagenet_s_image, resize_prediction=True)
 
 
 def load_imagenet_s50(root: str | Path) -> SegBenchmark:
