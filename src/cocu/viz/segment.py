@@ -29,7 +29,7 @@ from cocu.viz.masks import overlay as draw_overlay
 from cocu.viz.masks import save_image, save_mask_png
 
 BACKGROUND = "background"
-STRIP_BUDGET = 1 << 23  # floats per upsampled strip (32 MiB)
+STRIP_BUDGET = 1 << 22  # floats per upsampled strip (16 MiB)
 
 
 @dataclass
@@ -48,7 +48,10 @@ class SegmentationResult:
 
     def fractions(self) -> dict[str, float]:
         """Share of the image's pixels per label (background included)."""
-        counts = np.bincount(self.mask.reshape(-1), minlength=len(self.labels))
+        flat = self.mask.reshape(-1)
+        counts = np.zeros(max(len(self.labels), int(flat.max(initial=0)) + 1), dtype=np.int64)
+        for i in range(0, flat.size, 1 << 22):  # bincount casts to int64: in chunks, not 8 bytes a pixel
+            counts += np.bincount(flat[i:i + (1 << 22)], minlength=len(counts))
         return {name: float(c) / self.mask.size for name, c in zip(self.labels, counts)}
 
     def present(self) -> list[str]:
@@ -101,21 +104,35 @@ def _interp_matrix(n_in: int, n_out: int) -> torch.Tensor:
     return F.interpolate(eye, size=(n_in, n_out), mode="bilinear", align_corners=False)[0, 0].T.contiguous()
 
 
+def _taps(n_in: int, n_out: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Bilinear resizing needs at most two source positions per output: ``(i0, w0, i1, w1)`` [n_out]."""
+    m = _interp_matrix(n_in, n_out)
+    if n_in == 1:
+        zero = torch.zeros(n_out, dtype=torch.long)
+        return zero.to(device), m[:, 0].to(device), zero.to(device), torch.zeros(n_out, device=device)
+    w, i = m.topk(2, dim=1)
+    return i[:, 0].to(device), w[:, 0].to(device), i[:, 1].to(device), w[:, 1].to(device)
+
+
 def bilinear_strips(scores: torch.Tensor, size: tuple[int, int], budget: int = STRIP_BUDGET
                     ) -> Iterator[tuple[int, int, torch.Tensor]]:
     """Bilinear resizing of ``scores [K, h, w]`` to ``size = (H, W)`` in row strips:
     yields ``(y0, y1, strip [K, y1 - y0, W])``, each at most ``budget`` floats; together they equal
-    ``F.interpolate(scores[None], size, mode="bilinear", align_corners=False)[0]`` (to rounding)."""
+    ``F.interpolate(scores[None], size, mode="bilinear", align_corners=False)[0]`` (to rounding).
+    Two taps per axis (the same weights F.interpolate uses): O(K·H·W) work, no dense matrices."""
     k, h, w = scores.shape
     big_h, big_w = size
     scores = scores.float()
-    wy = _interp_matrix(h, big_h).to(scores.device)  # [H, h]
-    wx = _interp_matrix(w, big_w).to(scores.device)  # [W, w]
-    rows = max(1, budget // max(1, k * big_w))
+    r0, a0, r1, a1 = _taps(h, big_h, scores.device)
+    c0, b0, c1, b1 = _taps(w, big_w, scores.device)
+    rows = max(1, budget // max(1, 2 * k * big_w))  # the strip plus the source rows it reads
     for y0 in range(0, big_h, rows):
         y1 = min(big_h, y0 + rows)
-        tall = torch.einsum("rh,khw->krw", wy[y0:y1], scores)  # [K, s, w]
-        yield y0, y1, torch.einsum("krw,Ww->krW", tall, wx)
+        lo = int(torch.minimum(r0[y0:y1], r1[y0:y1]).min())
+        hi = int(torch.maximum(r0[y0:y1], r1[y0:y1]).max()) + 1
+        src = scores[:, lo:hi]  # [K, s', w]
+        wide = src[:, :, c0] * b0 + src[:, :, c1] * b1  # [K, s', W]
+        yield y0, y1, wide[:, r0[y0:y1] - lo] * a0[y0:y1, None] + wide[:, r1[y0:y1] - lo] * a1[y0:y1, None]
 
 
 def upsample_argmax(scores: torch.Tensor, size: tuple[int, int], offset: int = 0,
@@ -124,7 +141,12 @@ def upsample_argmax(scores: torch.Tensor, size: tuple[int, int], offset: int = 0
     (+ ``offset``), never holding more than ``budget`` floats of resized scores."""
     out = np.empty(size, dtype=np.uint8)
     for y0, y1, strip in bilinear_strips(scores, size, budget):
-        out[y0:y1] = (strip.argmax(dim=0) + offset).to(torch.uint8).cpu().numpy()
+        best, idx = strip[0].clone(), torch.zeros(strip.shape[1:], dtype=torch.uint8, device=strip.device)
+        for k in range(1, strip.shape[0]):  # a running max: argmax over the outer dim is slow on CPU
+            better = strip[k] > best  # strict: ties keep the first class, as argmax does
+            best = torch.where(better, strip[k], best)
+            idx[better] = k
+        out[y0:y1] = (idx + offset).cpu().numpy()
     return out
 
 
