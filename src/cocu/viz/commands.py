@@ -1,4 +1,4 @@
-"""CLI commands of the `viz` stage (registered by cocu.cli): ``cocu segment`` and ``cocu heatmap``."""
+"""CLI commands of the `viz` stage (registered by cocu.cli): ``cocu segment``, ``cocu serve``, ``cocu heatmap``."""
 
 from __future__ import annotations
 
@@ -75,6 +75,29 @@ def run_segment(args: argparse.Namespace) -> int:
               + (f"; {failed} could not be read" if failed else ""))
     if failed:
         raise CocuError(f"{failed} of {len(items)} images could not be segmented (see above)")
+    return 0
+
+
+# ----------------------------------------------------------------------------- serve
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from cocu.viz.serve import make_server
+
+    model = _load_model(args.checkpoint, args.device)
+    server = make_server(model, args.checkpoint, args.host, args.port)
+    host, port = server.server_address[:2]
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {args.host}: anyone who can reach this machine can use the page",
+              file=sys.stderr)
+    print(f"cocu serve: open http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/ "
+          "(Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("cocu serve: stopped", file=sys.stderr)
+    finally:
+        server.server_close()
     return 0
 
 
@@ -161,7 +184,7 @@ def run_heatmap(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``segment`` and ``heatmap`` to ``sub``."""
+    """Add ``segment``, ``serve`` and ``heatmap`` to ``sub``."""
     p = sub.add_parser("segment", help="segment photos into label words: mask PNG, overlay PNG, JSON",
                        description="Zero-shot segmentation of photos into the given label words. Any format "
                        "Pillow reads (EXIF orientation, alpha, greyscale, 16-bit, CMYK, WebP, first GIF frame) "
@@ -187,6 +210,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-existing", action="store_true", help="skip images whose JSON is already in --out")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
     p.set_defaults(func=run_segment)
+
+    v = sub.add_parser("serve", help="local web page: drop a photo, type labels, see mask, overlay and heatmap",
+                       description="Serve a web page on this machine where you drop a photo, type label words "
+                       "(and optionally a concept) and see the overlay with a legend, the mask and the concept's "
+                       "activation map. Listens on 127.0.0.1 unless --host says otherwise.")
+    v.add_argument("--checkpoint", required=True,
+                   help="checkpoint (.pt/.safetensors/official .pth/Hugging Face folder) or preset name")
+    v.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 = any free port)")
+    v.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    v.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
+    v.set_defaults(func=run_serve)
 
     h = sub.add_parser("heatmap", help="concept activation maps of an image, for one or two checkpoints",
                        description="Per-concept activation maps (the similarity of each pixel's group "
