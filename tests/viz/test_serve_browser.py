@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
+from cocu.models.groupvit import multiply_assignments
 from cocu.viz.segment import segment_image
 from cocu.viz.serve import make_server
 from tests.viz.test_segment import ColourGroupModel
@@ -26,6 +27,15 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not instal
                                 "(.ci/run installs Debian's chromium)")
 import websocket  # noqa: E402  (websocket-client, pinned in requirements.txt)
 LABELS = "cat, sofa, floor"
+
+
+class ColourModel(ColourGroupModel):
+    """The colour-following test model, with the ``seg_maps()`` activation maps need."""
+
+    def encode_image(self, images, **kwargs):
+        out = super().encode_image(images, **kwargs)
+        out.seg_maps = lambda: multiply_assignments(out.attn_soft, out.grid)
+        return out
 
 
 class DevTools:
@@ -83,7 +93,7 @@ def _start_chromium(tmp_path):
 def test_upload_labels_result_and_legend(tmp_path):
     photo = tmp_path / "astronaut.jpg"
     Image.fromarray(skdata.astronaut()).save(photo, quality=92)
-    model = ColourGroupModel(patch=8, image_size=64)  # its groups follow colour: the mask holds 2+ labels
+    model = ColourModel(patch=8, image_size=64)  # its groups follow colour: the mask holds 2+ labels
     expected = segment_image(model, photo, LABELS).present()
     assert len(expected) >= 2
 

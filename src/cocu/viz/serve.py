@@ -232,6 +232,10 @@ def make_handler(service: SegmentService) -> type[BaseHTTPRequestHandler]:
             except CocuError as exc:
                 self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
                 return
+            except Exception as exc:  # noqa: BLE001  (the page shows it; the server keeps serving)
+                log.exception("segment request failed")
+                self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"internal error: {type(exc).__name__}: {exc}"})
+                return
             self._json(HTTPStatus.OK, out)
 
     return Handler
