@@ -59,7 +59,7 @@ def stripes(h=16, w=24):
 def test_segment_image_without_background():
     res = segment_image(ColourGroupModel(), stripes(), "cat, sofa, floor")
     assert res.labels == ["background", *LABELS]
-    assert res.mask.shape == (16, 24) and res.mask.dtype == np.int64
+    assert res.mask.shape == (16, 24) and res.mask.dtype == np.uint8
     assert (res.mask[:, :6] == 1).all()      # red stripe interior → cat
     assert (res.mask[:, 10:14] == 3).all()   # blue stripe → floor
     assert (res.mask != 0).all()             # no background without a threshold

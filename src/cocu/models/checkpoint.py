@@ -4,7 +4,10 @@ Formats:
 - official NVlabs/GroupViT ``.pth``: a torch pickle whose ``model`` entry is the state dict (keys
   possibly prefixed ``module.``); read with ``weights_only=True``. Other entries of such files (an
   OmegaConf config, optimiser state) may reference classes that are not installed; they are replaced
-  by inert stand-ins, never imported or executed.
+  by inert stand-ins, never imported or executed; the OmegaConf ``config`` entry is read back
+  (`cocu.models.official_config.stored_official_config`) for the architecture.
+- Hugging Face ``transformers.GroupViTModel`` folders (config.json + model.safetensors/.bin):
+  `cocu.models.hf`.
 - our ``.safetensors``: the state dict, with the `GroupViTConfig` JSON in the metadata (``config``).
 - our training checkpoints ``.pt``: a dict with ``model`` (state dict) and ``model_config`` or
   ``config`` (a `GroupViTConfig` dict).
@@ -144,10 +147,10 @@ def infer_config(sd: Mapping[str, torch.Tensor], name: str = "inferred") -> Grou
     for preset in _PRESETS.values():
         if all(getattr(preset, k) == v for k, v in fields.items()):
             return preset.replace()
-    log.warning("weights match no preset; assuming %d vision and %d text heads (width // 64)",
-                max(1, embed // 64), max(1, fields["text_width"] // 64))
-    return GroupViTConfig(name=name, num_heads=[max(1, embed // 64)] * n_stages,
-                          text_heads=max(1, fields["text_width"] // 64), **fields)
+    raise CocuError(
+        f"the weights (width {embed}, depths {depths}, text width {fields['text_width']}) match no preset and "
+        "the file stores no model config, so the number of attention heads is unknown (shapes cannot tell it); "
+        "give the config: --model-config FILE (our .json or the official .yml), or config= in load_model")
 
 
 # ------------------------------------------------------------------------------------ strict loading
@@ -225,7 +228,8 @@ def save_model(model: GroupViT, path: str | os.PathLike, *, metadata: Mapping[st
 save_safetensors = save_model
 
 
-def _load_safetensors(path: Path, map_location: str | torch.device) -> GroupViT:
+def _load_safetensors(path: Path, map_location: str | torch.device,
+                      user_cfg: GroupViTConfig | None = None) -> GroupViT:
     from safetensors import SafetensorError, safe_open
 
     try:
@@ -234,7 +238,9 @@ def _load_safetensors(path: Path, map_location: str | torch.device) -> GroupViT:
             sd = {k: fh.get_tensor(k) for k in fh.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
         raise CocuError(f"cannot read safetensors file {path}: {exc}") from exc
-    if "config" in meta:
+    if user_cfg is not None:
+        cfg = user_cfg
+    elif "config" in meta:
         try:
             cfg = GroupViTConfig.from_dict(json.loads(meta["config"]))
         except json.JSONDecodeError as exc:
@@ -255,24 +261,51 @@ def _config_in(obj: Mapping[str, Any]) -> GroupViTConfig | None:
     return None
 
 
-def load_model(path_or_name: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> GroupViT:
-    """A GroupViT from our safetensors, our training checkpoint, an official ``.pth``, or a preset name
-    (randomly initialised). The model is returned in eval mode."""
+def resolve_config(config: GroupViTConfig | str | os.PathLike | None) -> GroupViTConfig | None:
+    """A user-given architecture: a `GroupViTConfig`, a preset name, our ``.json`` or an official ``.yml``."""
+    if config is None or isinstance(config, GroupViTConfig):
+        return config
+    text = str(config)
+    if text.endswith((".yml", ".yaml")):
+        from cocu.models.official_config import load_official_yaml
+
+        return load_official_yaml(text)
+    from cocu.models.presets import get_config
+
+    return get_config(text)
+
+
+def load_model(path_or_name: str | os.PathLike, *, map_location: str | torch.device = "cpu",
+               config: GroupViTConfig | str | os.PathLike | None = None) -> GroupViT:
+    """A GroupViT from our safetensors, our training checkpoint, an official ``.pth`` (its stored
+    config is read), a Hugging Face GroupViT folder (config.json + weights), or a preset name
+    (randomly initialised). ``config`` (see `resolve_config`) gives the architecture of files that
+    store none and match no preset. The model is returned in eval mode."""
     path = Path(path_or_name)
     if not path.exists() and str(path_or_name) in _PRESETS:
         log.warning("%r is a preset name, not a checkpoint file: the model has RANDOM weights "
                     "(its masks and scores mean nothing)", str(path_or_name))
         return create_model(str(path_or_name)).eval()
+    user_cfg = resolve_config(config)
+    if path.is_dir():
+        from cocu.models.hf import read_hf_folder
+
+        hf_cfg, sd = read_hf_folder(path)
+        return load_state_dict_strict(GroupViT(user_cfg or hf_cfg), sd, str(path)).to(map_location).eval()
     if not path.is_file():
         raise CocuError(f"checkpoint not found: {path} (nor a preset name: {', '.join(list_presets())})")
     if path.stat().st_size == 0:
         raise CocuError(f"checkpoint {path} is empty")
     if path.suffix == ".safetensors" or _looks_like_safetensors(path):
-        model = _load_safetensors(path, map_location)
+        model = _load_safetensors(path, map_location, user_cfg)
     else:
         obj = torch_load_weights_only(path, map_location)
         sd = _state_dict_of(obj, path)
-        cfg = _config_in(obj) if isinstance(obj, Mapping) else None
+        cfg = user_cfg or (_config_in(obj) if isinstance(obj, Mapping) else None)
+        if cfg is None:
+            from cocu.models.official_config import stored_official_config
+
+            cfg = stored_official_config(obj)
         model = load_state_dict_strict(GroupViT(cfg or infer_config(sd)), sd, str(path))
     check_finite(model, str(path))
     return model.to(map_location).eval()

@@ -1,8 +1,9 @@
-"""CLI commands of the `viz` stage (registered by cocu.cli): ``cocu segment`` and ``cocu heatmap``."""
+"""CLI commands of the `viz` stage (registered by cocu.cli): ``cocu segment``, ``cocu serve``, ``cocu heatmap``."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,29 +28,79 @@ def _fmt(x: float | None) -> str:
 # ----------------------------------------------------------------------------- segment
 
 
+def segment_protocol(model: Any, short_side: int | None, window: int | None) -> Any:
+    """`default_protocol` with the CLI's --short-side / --window (None keeps the defaults)."""
+    from cocu.viz.segment import default_protocol
+
+    base = default_protocol(model)
+    if not short_side and not window:
+        return base
+    short = short_side or base.img_scale[1]
+    crop = window or (short if short_side else base.crop)
+    if short < 1 or crop < 1:
+        raise CocuError("--short-side and --window must be positive")
+    return base.with_(img_scale=(max(2048, 4 * short), short), crop=crop, stride=max(1, crop // 2))
+
+
 def run_segment(args: argparse.Namespace) -> int:
-    from cocu.viz.images import load_image
-    from cocu.viz.segment import segment_image, write_segmentation
+    from cocu.data.images import list_images
+    from cocu.viz.segment import PhotoSegmenter, segment_images
 
     check_output(args.out, "dir", "--out")
-    image = load_image(args.image)
+    files = list_images(args.images)  # bad paths fail before the model loads
     model = _load_model(args.checkpoint, args.device)
-    protocol = None
-    if args.short_side:
-        from cocu.viz.segment import default_protocol
+    segmenter = PhotoSegmenter(model, args.labels, args.background_threshold,
+                               protocol=segment_protocol(model, args.short_side, args.window), pamr=args.pamr)
+    items = segment_images(segmenter, files, args.out, skip_existing=args.skip_existing,
+                           overlay_max_side=args.overlay_max_side, alpha=args.alpha, keep_results=True)
+    if len(items) == 1 and items[0].error:
+        raise CocuError(items[0].error)
+    for item in items:
+        if item.error:
+            print(f"{item.source}: error: {item.error}", file=sys.stderr)
+        elif item.skipped:
+            print(f"{item.source}: skipped (output exists: {item.paths['json']})")
+        elif len(items) == 1:
+            res = item.result
+            fractions = res.fractions()
+            print(f"{'label':<20} {'id':>3} {'pixels':>7} {'image score':>11}")
+            for k, name in enumerate(res.labels):
+                print(f"{name:<20} {k:>3} {fractions[name]:>7.1%} {_fmt(res.scores.get(name)):>11}")
+            for kind, path in item.paths.items():
+                print(f"{kind}: {path}")
+        else:
+            shares = ", ".join(f"{n} {f:.0%}" for n, f in item.result.fractions().items() if f > 0)
+            print(f"{item.source}: {item.paths['overlay' if 'overlay' in item.paths else 'mask']} ({shares}; "
+                  f"{item.result.info['seconds']:.2f} s)")
+    failed = sum(1 for i in items if i.error)
+    if len(items) > 1:
+        print(f"{len(items) - failed} of {len(items)} images segmented into {args.out}"
+              + (f"; {failed} could not be read" if failed else ""))
+    if failed:
+        raise CocuError(f"{failed} of {len(items)} images could not be segmented (see above)")
+    return 0
 
-        base = default_protocol(model)
-        protocol = base.with_(img_scale=(max(2048, 4 * args.short_side), args.short_side),
-                              crop=args.window or base.crop, stride=(args.window or base.crop) // 2)
-    result = segment_image(model, image, args.labels, args.background_threshold, protocol=protocol)
-    paths = write_segmentation(result, image, args.out, Path(args.image).stem, alpha=args.alpha)
-    fractions = result.fractions()
-    print(f"{'label':<20} {'id':>3} {'pixels':>7} {'image score':>11}")
-    for k, name in enumerate(result.labels):
-        score = result.scores.get(name)
-        print(f"{name:<20} {k:>3} {fractions[name]:>7.1%} {_fmt(score):>11}")
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
+
+# ----------------------------------------------------------------------------- serve
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from cocu.viz.serve import make_server
+
+    model = _load_model(args.checkpoint, args.device)
+    server = make_server(model, args.checkpoint, args.host, args.port)
+    host, port = server.server_address[:2]
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {args.host}: anyone who can reach this machine can use the page",
+              file=sys.stderr)
+    print(f"cocu serve: open http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/ "
+          "(Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("cocu serve: stopped", file=sys.stderr)
+    finally:
+        server.server_close()
     return 0
 
 
@@ -138,23 +189,44 @@ def run_heatmap(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``segment`` and ``heatmap`` to ``sub``."""
-    p = sub.add_parser("segment", help="segment an image into label words: mask PNG + overlay PNG",
-                       description="Zero-shot segmentation of IMAGE into the given label words. "
-                       "Writes OUT/<stem>_mask.png (palette PNG: 0 = background, k = k-th label), "
-                       "OUT/<stem>_overlay.png (with a legend) and OUT/<stem>_segment.json.")
-    p.add_argument("image", help="image file (any size)")
-    p.add_argument("--checkpoint", required=True, help="model checkpoint (.pt/.safetensors/official .pth) or preset name")
+    """Add ``segment``, ``serve`` and ``heatmap`` to ``sub``."""
+    p = sub.add_parser("segment", help="segment photos into label words: mask PNG, overlay PNG, JSON",
+                       description="Zero-shot segmentation of photos into the given label words. Any format "
+                       "Pillow reads (EXIF orientation, alpha, greyscale, 16-bit, CMYK, WebP, first GIF frame) "
+                       "and any size (memory stays bounded). For each image writes OUT/<stem>_mask.png "
+                       "(palette PNG at full resolution: 0 = background, k = k-th label), "
+                       "OUT/<stem>_overlay.png (with a legend of the labels present) and "
+                       "OUT/<stem>_segment.json (per-label pixel share and image score).")
+    p.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="image files, folders of images and/or globs such as 'photos/*.jpg'")
+    p.add_argument("--checkpoint", required=True,
+                   help="checkpoint (.pt/.safetensors/official .pth/Hugging Face folder) or preset name")
     p.add_argument("--labels", required=True, help='comma-separated label words, e.g. "cat, sofa, floor"')
     p.add_argument("--background-threshold", type=float_at_least(0), default=None, metavar="T",
                    help="pixels whose best class score is under T become background (e.g. 0.95 as for VOC)")
+    p.add_argument("--pamr", action="store_true", help="refine each window's scores with PAMR (as TCL evaluates)")
     p.add_argument("--out", default="segment_out", help="output folder (default: segment_out)")
     p.add_argument("--alpha", type=float_at_least(0), default=0.5, help="overlay opacity of the mask colours")
+    p.add_argument("--overlay-max-side", type=int_at_least(0), default=2048, metavar="PX",
+                   help="longest side of the overlay PNG (the mask is always full size; 0 = no overlay)")
     p.add_argument("--short-side", type=int_at_least(1), default=None,
                    help="resize the image's short side to this before the sliding window (default: by model size)")
-    p.add_argument("--window", type=int_at_least(1), default=None, help="sliding window size (with --short-side; default: the short side)")
+    p.add_argument("--window", type=int_at_least(1), default=None,
+                   help="sliding window size (with --short-side; default: the short side)")
+    p.add_argument("--skip-existing", action="store_true", help="skip images whose JSON is already in --out")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
     p.set_defaults(func=run_segment)
+
+    v = sub.add_parser("serve", help="local web page: drop a photo, type labels, see mask, overlay and heatmap",
+                       description="Serve a web page on this machine where you drop a photo, type label words "
+                       "(and optionally a concept) and see the overlay with a legend, the mask and the concept's "
+                       "activation map. Listens on 127.0.0.1 unless --host says otherwise.")
+    v.add_argument("--checkpoint", required=True,
+                   help="checkpoint (.pt/.safetensors/official .pth/Hugging Face folder) or preset name")
+    v.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 = any free port)")
+    v.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    v.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
+    v.set_defaults(func=run_serve)
 
     h = sub.add_parser("heatmap", help="concept activation maps of an image, for one or two checkpoints",
                        description="Per-concept activation maps (the similarity of each pixel's group "
