@@ -47,7 +47,7 @@ def cmd_real(args: argparse.Namespace) -> int:
     neighbours = args.neighbours or ([recipe.neighbours] if args.kind == "ablation" else [8, 16, 32])
     if args.plan:
         regimes = ablation_regimes(neighbours[0]) if args.kind == "ablation" else nsweep_regimes(neighbours)
-        plan = make_plan(exp, regimes, args.seeds, throughput=args.throughput)
+        plan = make_plan(exp, args.kind, regimes, args.seeds, throughput=args.throughput)
         print(plan.text())
         if not plan.ok:
             raise CocuError(f"the plan found {len(plan.errors)} problem(s) (listed above)")

@@ -94,7 +94,7 @@ def _measured_throughput(exp: RealExperiment) -> tuple[float, str] | None:
     return best
 
 
-def make_plan(exp: RealExperiment, regimes: list[Regime], seeds: list[int], *,
+def make_plan(exp: RealExperiment, kind: str, regimes: list[Regime], seeds: list[int], *,
               throughput: float | None = None) -> Plan:
     """Check inputs and describe the steps of ``regimes`` × ``seeds`` (nothing is computed)."""
     from cocu.eval.suite import column, locate
@@ -121,7 +121,8 @@ def make_plan(exp: RealExperiment, regimes: list[Regime], seeds: list[int], *,
     try:
         enc = exp.encoder()
         dim = int(enc.dim)
-        src = exp.clip_model + (f" + {exp.clip_pretrained}" if exp.clip_pretrained else "")
+        model, pretrained = exp.clip_source()
+        src = model + (f" + {pretrained}" if pretrained else "")
         out.append(f"  ✓ CLIP        {src}: loaded, {dim}-d embeddings")
     except CocuError as exc:
         plan.errors.append(f"CLIP: {exc}")
@@ -198,7 +199,9 @@ def make_plan(exp: RealExperiment, regimes: list[Regime], seeds: list[int], *,
             st = "✓" if wanted and all(n in cached for n in wanted) else ("~" if cached else "·")
             steps.append((st, f"eval {edir.name}", f"{len([n for n in cached if n in wanted])}/{len(wanted)} "
                                                    f"benchmarks, {eval_images:,} images"))
-    steps.append(("·", "tables", f"{exp.root}/<ablation|nsweep>.md, .csv, .json"))
+    tables = exp.root / f"{kind}.md"
+    steps.append(("✓" if tables.is_file() and not runs_todo else "·", "tables",
+                  f"{exp.root / kind}.md, .csv, .json"))
     plan.steps_total = len(steps)
     plan.steps_done = sum(1 for s in steps if s[0] == "✓")
     width = max(len(s[1]) for s in steps)
@@ -253,6 +256,11 @@ def make_plan(exp: RealExperiment, regimes: list[Regime], seeds: list[int], *,
             out.append(f"  throughput: {how}")
             out.append(f"  ≈ {hours:,.1f} device-hours; ≈ {hours / exp.gpus:,.1f} h wall on {exp.gpus} "
                        "device(s) if scaling is linear")
+    import torch
+
+    if exp.gpus > 1 and torch.cuda.device_count() < exp.gpus:
+        plan.warnings.append(f"this machine sees {torch.cuda.device_count()} GPU(s); --gpus {exp.gpus} "
+                             "launches that many torchrun processes where the experiment runs")
     plan.ok = not plan.errors
     if plan.warnings:
         out.append("")

@@ -49,8 +49,8 @@ def nsweep_regimes(neighbours: list[int]) -> list[Regime]:
 
 
 def label(regime: Regime) -> str:
-    """A model's name in the tables (GroupViT for the baseline, as the paper)."""
-    return "GroupViT" if regime.name == "baseline" else regime.name
+    """A model's name in the tables (GroupViT for the baseline and CoCu, as the paper)."""
+    return {"baseline": "GroupViT", "cocu": "CoCu"}.get(regime.name, regime.name)
 
 
 def _is_small_clip(path: Path) -> bool:
@@ -96,7 +96,7 @@ class RealExperiment:
             raise CocuError(f"--out {self.root} exists and is not a folder")
         self.shards = shards
         self.recipe = recipe
-        self.clip_model, self.clip_pretrained = resolve_clip(clip, clip_weights, recipe.clip["model"])
+        self.clip_spec, self.clip_weights = clip, clip_weights  # checked when first needed (plan: all at once)
         self.data_root = Path(data_root)
         self.vocab_file = vocab
         self.gpus = gpus
@@ -147,9 +147,6 @@ class RealExperiment:
         s = json.loads(summary.read_text(encoding="utf-8"))
         return s["steps"] >= s["total_steps"]
 
-    def eval_record(self, regime: Regime, seed: int) -> Path:
-        return self.eval_dir(regime, seed) / "table.json"
-
     # ------------------------------------------------------------------ helpers
     def _timed(self, name: str, start: float) -> None:
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
@@ -167,13 +164,16 @@ class RealExperiment:
         if not self.vocab_file and not self.vocab_path.is_file():
             self.vocab().write(self.vocab_path)
 
+    def clip_source(self) -> tuple[str, str | None]:
+        """``(model, pretrained)`` of the curator CLIP (see :func:`resolve_clip`)."""
+        return resolve_clip(self.clip_spec, self.clip_weights, self.recipe.clip["model"])
+
     def encoder(self):
         if self._encoder is None:
             from cocu.curation.clip_small import load_clip
             from cocu.utils.device import resolve_device
 
-            self._encoder = load_clip(self.clip_model, self.clip_pretrained,
-                                      str(resolve_device(self.device)))
+            self._encoder = load_clip(*self.clip_source(), str(resolve_device(self.device)))
             self._encoder.batch_size = int(self.recipe.clip.get("batch_size", 256))
         return self._encoder
 
@@ -354,7 +354,7 @@ def write_experiment_tables(exp: RealExperiment, kind: str, regimes: list[Regime
     paths = write_suite_tables(rows, exp.benchmarks, exp.root, kind, lead=lead)
     write_json(exp.root / f"{kind}_settings.json", {
         "recipe": exp.recipe.name, "recipe_comment": exp.recipe.comment, "shards": exp.shards,
-        "clip": [exp.clip_model, exp.clip_pretrained], "data_root": str(exp.data_root),
+        "clip": list(exp.clip_source()), "data_root": str(exp.data_root),
         "seeds": seeds, "batch": exp.recipe.describe_batch(exp.gpus),
         "eval": asdict(exp.eval_settings), "timings_s": {k: round(v, 1) for k, v in exp.timings.items()}})
     return {"rows": rows, "table": markdown(rows, exp.benchmarks, lead), "paths": paths}
