@@ -130,7 +130,8 @@ def make_plan(exp: RealExperiment, kind: str, regimes: list[Regime], seeds: list
     # vocabulary
     try:
         vocab = exp.vocab()
-        out.append(f"  ✓ vocabulary  {len(vocab)} concepts ({exp.vocab_path})")
+        where = exp.vocab_file or f"the shipped one, saved as {exp.vocab_path} when run"
+        out.append(f"  ✓ vocabulary  {len(vocab)} concepts ({where})")
     except CocuError as exc:
         plan.errors.append(f"vocabulary: {exc}")
         out.append(f"  ✗ vocabulary  {exc}")
