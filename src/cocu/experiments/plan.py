@@ -172,7 +172,7 @@ def make_plan(exp: RealExperiment, kind: str, regimes: list[Regime], seeds: list
     stems = {s.name.split(".")[0] for s in shards}
     done_emb = len([p for p in (exp.emb_dir / "metadata").glob("*.parquet") if p.stem in stems]) \
         if (exp.emb_dir / "metadata").is_dir() else 0
-    steps.append(("✓" if exp.embeddings_done() else ("~" if done_emb else "·"), "embed",
+    steps.append(("✓" if shards and exp.embeddings_done() else ("~" if done_emb else "·"), "embed",
                   f"{done_emb}/{len(shards)} shards → {exp.emb_dir}"))
     modalities = sorted({"img" if r.expansion == "vision" else "text" for r in regimes if r.curated})
     for m in modalities:

@@ -135,7 +135,14 @@ class RealExperiment:
 
     # ------------------------------------------------------------------ done markers
     def embeddings_done(self) -> bool:
-        return (self.emb_dir / "done.json").is_file()
+        """Every shard of ``--shards`` embedded (a changed shard list is embedded further)."""
+        done = self.emb_dir / "done.json"
+        if not done.is_file():
+            return False
+        return json.loads(done.read_text(encoding="utf-8")).get("stems") == self._stems()
+
+    def _stems(self) -> list[str]:
+        return [Path(s).name.split(".")[0] for s in self.shard_list()]
 
     def curation_done(self, regime: Regime) -> bool:
         return (self.curation_dir(regime) / "done.json").is_file()
@@ -194,7 +201,7 @@ class RealExperiment:
         self.write_vocab()
         r = embed_shards(shards, self.emb_dir, self.encoder(), captions=True, vocab=self.vocab(),
                          batch_size=self.encoder().batch_size)
-        write_json(self.emb_dir / "done.json", {"shards": len(shards), "embedded_now": len(r.done),
+        write_json(self.emb_dir / "done.json", {"stems": self._stems(), "embedded_now": len(r.done),
                                                 "samples_now": r.samples, "corrupt_now": r.corrupt})
         self._timed("embed", start)
         return self.emb_dir
