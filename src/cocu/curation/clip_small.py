@@ -126,8 +126,9 @@ def save_small_clip(path: str | os.PathLike, model, cfg: SmallClipConfig, extra:
 
 
 def load_clip(spec: str, pretrained: str | None = None, device: str = "cpu") -> ClipEncoder:
-    """Our small-CLIP checkpoint path, or an open_clip name (``ViT-B-16``) with ``pretrained``
-    a local weights file or a tag already in the local cache (never downloaded)."""
+    """Our small-CLIP checkpoint path, an open_clip name (``ViT-B-16``) with ``pretrained``
+    a local weights file or a tag already in the local cache (never downloaded), or
+    ``local-dir:DIR`` (a folder open_clip saved: ``open_clip_config.json`` + weights)."""
     import open_clip
 
     p = Path(spec)
@@ -142,7 +143,10 @@ def load_clip(spec: str, pretrained: str | None = None, device: str = "cpu") -> 
         model = build_small_clip(cfg)
         model.load_state_dict(ckpt["state_dict"])
         return ClipEncoder(model, _transform(cfg), open_clip.get_tokenizer("RN50"), str(p.resolve()), device)
-    if spec not in open_clip.list_models():
+    local_dir = spec.startswith("local-dir:")  # open_clip's saved-model folder (config + weights)
+    if local_dir and not Path(spec[len("local-dir:"):], "open_clip_config.json").is_file():
+        raise CocuError(f"{spec}: no open_clip_config.json in that folder")
+    if not local_dir and spec not in open_clip.list_models():
         raise CocuError(f"--model {spec!r} is neither a checkpoint file nor an open_clip model name")
     if pretrained and not Path(pretrained).is_file():
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a tag must already be cached

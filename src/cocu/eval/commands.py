@@ -14,11 +14,18 @@ def _eval(args: argparse.Namespace) -> int:
     from cocu.eval.datasets.synthetic import load_synthetic
     from cocu.eval.evaluate import evaluate
     from cocu.eval.metrics import format_table
-    from cocu.eval.protocol import get_protocol, tcl_style
+    from cocu.eval.suite import json_safe
     from cocu.models.checkpoint import load_model
     from cocu.utils.device import resolve_device
     from cocu.utils.io import check_output, write_json
 
+    if args.benchmark and not args.benchmark_dir:
+        from cocu.eval.suite import is_suite
+
+        if is_suite(args.benchmark):
+            return _eval_suite(args)
+    if args.skip_missing:
+        raise CocuError("--skip-missing applies to a suite (--benchmark all, object, stuff or a comma list)")
     if args.out:
         check_output(args.out, "file", "--out")
     if args.benchmark_dir:
@@ -29,13 +36,7 @@ def _eval(args: argparse.Namespace) -> int:
     else:
         raise CocuError("give --benchmark NAME --data-root DIR, or --benchmark-dir DIR "
                         f"(benchmarks: {', '.join(BENCHMARKS)})")
-    protocol = get_protocol(bench.protocol)
-    if args.templates == "tcl":
-        protocol = tcl_style(protocol, pamr=args.pamr)
-    protocol = protocol.with_(bg_thresh=args.threshold, pamr=True if args.pamr else None,
-                              mode=args.mode, crop=args.crop, stride=args.stride)
-    if args.short_side is not None:
-        protocol = protocol.with_(img_scale=(max(2048, args.short_side), args.short_side))
+    protocol = _settings(args).protocol(bench)
     device = resolve_device(args.device)
     model = load_model(args.checkpoint, map_location=device)
     result = evaluate(model, bench, protocol=protocol, subset=args.subset, device=device,
@@ -46,20 +47,39 @@ def _eval(args: argparse.Namespace) -> int:
           f"aAcc {result['aAcc']:.2f}  ({result['num_images']} images, "
           f"{result['images_per_s']} img/s on {result['device']})")
     if args.out:
-        write_json(args.out, _json_safe(result))
+        write_json(args.out, json_safe(result))
         print(f"wrote {args.out}")
     return 0
 
 
-def _json_safe(obj):
-    """NaN → None so the JSON is standard."""
-    if isinstance(obj, float) and obj != obj:
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
+def _settings(args: argparse.Namespace):
+    """The protocol flags as SuiteSettings (one benchmark or every benchmark of a suite)."""
+    from cocu.eval.suite import SuiteSettings
+
+    return SuiteSettings(templates=args.templates, pamr=args.pamr, threshold=args.threshold,
+                         mode=args.mode, crop=args.crop, stride=args.stride,
+                         short_side=args.short_side, subset=args.subset,
+                         window_batch=args.window_batch)
+
+
+def _eval_suite(args: argparse.Namespace) -> int:
+    """``--benchmark all|object|stuff|a,b,c``: every benchmark, one table, resumable per benchmark."""
+    from cocu.eval.suite import evaluate_suite, markdown, resolve_suite, result_row
+
+    names = resolve_suite(args.benchmark)
+    if not args.data_root:
+        raise CocuError(f"--benchmark {args.benchmark} needs --data-root DIR (the folder holding "
+                        "the benchmarks' standard layouts)")
+    out = args.out or Path(f"eval-{Path(str(args.checkpoint)).stem}")
+    res = evaluate_suite(args.checkpoint, names, args.data_root, out, settings=_settings(args),
+                         skip_missing=args.skip_missing, device=args.device)
+    if res.missing:
+        print("skipped (not found): " + ", ".join(res.missing))
+    if res.cached:
+        print("from the cache: " + ", ".join(res.cached))
+    print(markdown([result_row(Path(str(args.checkpoint)).stem, res, names)], names))
+    print(f"wrote {out}/table.md, table.csv, table.json and <benchmark>.json / _per_class.csv")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -75,12 +95,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True,
                    help="our .safetensors/.pt, an official GroupViT .pth, or a preset name")
     p.add_argument("--benchmark", help="benchmark name (voc, context, coco_object, imagenet_s50, "
-                   "imagenet_s300, cityscapes, ade20k, coco_stuff, context59, voc_like, ade_like)")
+                   "imagenet_s300, cityscapes, ade20k, coco_stuff, context59, voc_like, ade_like), "
+                   "or a suite: all (the paper's eight, one table with the average), object, "
+                   "stuff, or a comma list")
     p.add_argument("--data-root", type=Path, help="folder holding the benchmark's standard layout")
     p.add_argument("--benchmark-dir", type=Path,
                    help="a synthetic benchmark folder written by `cocu synth` (layout auto-detected)")
     p.add_argument("--subset", type=int_at_least(1), help="evaluate only the first N images")
-    p.add_argument("--out", type=Path, help="write the results as JSON here")
+    p.add_argument("--out", type=Path, help="write the results as JSON here (a suite: a folder, "
+                   "default eval-<checkpoint>; finished benchmarks are reused when re-run)")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="suite: evaluate the benchmarks that are found and mark the others as gaps")
     p.add_argument("--threshold", type=float_at_least(0),
                    help="background threshold (object-only benchmarks; default: the preset's)")
     p.add_argument("--templates", choices=("groupvit", "tcl"), default="groupvit",

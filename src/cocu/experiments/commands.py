@@ -22,8 +22,52 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+REAL_FLAGS = ("clip", "data_root", "recipe", "clip_weights", "vocab", "throughput", "benchmarks")
+
+
+def cmd_real(args: argparse.Namespace) -> int:
+    """``cocu experiment ablation|nsweep --shards ... --clip ... --data-root ...`` (real data)."""
+    from cocu.errors import CocuError
+    from cocu.experiments.plan import make_plan
+    from cocu.experiments.real import RealExperiment, ablation_regimes, nsweep_regimes, run_real
+    from cocu.experiments.recipe import load_recipe
+
+    for flag in ("clip", "data_root"):
+        if not getattr(args, flag):
+            raise CocuError(f"real-data experiments need --{flag.replace('_', '-')} "
+                            "(with --shards; see `cocu experiment --help`)")
+    if args.gpus < 1:
+        raise CocuError(f"--gpus must be >= 1, got {args.gpus}")
+    if args.throughput is not None and not args.throughput > 0:
+        raise CocuError(f"--throughput must be > 0 images/s, got {args.throughput}")
+    recipe = load_recipe(args.recipe or "cc3m")
+    exp = RealExperiment(args.out, shards=args.shards, clip=args.clip, clip_weights=args.clip_weights,
+                         data_root=args.data_root, recipe=recipe, vocab=args.vocab, gpus=args.gpus,
+                         device=args.device, skip_missing=args.skip_missing, benchmarks=args.benchmarks)
+    neighbours = args.neighbours or ([recipe.neighbours] if args.kind == "ablation" else [8, 16, 32])
+    if args.plan:
+        regimes = ablation_regimes(neighbours[0]) if args.kind == "ablation" else nsweep_regimes(neighbours)
+        plan = make_plan(exp, args.kind, regimes, args.seeds, throughput=args.throughput)
+        print(plan.text())
+        if not plan.ok:
+            raise CocuError(f"the plan found {len(plan.errors)} problem(s) (listed above)")
+        return 0
+    run_real(args.kind, exp, seeds=args.seeds, neighbours=neighbours)
+    return 0
+
+
 def cmd_experiment(args: argparse.Namespace) -> int:
+    from cocu.errors import CocuError
     from cocu.experiments.runners import run_ablation, run_main, run_nsweep
+
+    if args.shards:
+        if args.kind == "main":
+            raise CocuError("experiment main runs on the built-in world; on real data use ablation or nsweep")
+        return cmd_real(args)
+    given = [f for f in REAL_FLAGS if getattr(args, f, None)] + (["plan"] if args.plan else [])
+    if given:
+        raise CocuError("--" + ", --".join(g.replace("_", "-") for g in given)
+                        + " belong to real-data experiments: add --shards")
 
     common = dict(seeds=args.seeds, budget=_budget(args), device=args.device, objectives=args.objective)
     if args.kind == "ablation":
@@ -63,19 +107,44 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="main: baseline, CoCu (#4) and oracle with paired-by-seed differences; "
                                    "ablation: Baseline, #1 = ①③⑤, #2 = ②③⑤, #3 = ②④⑤, "
                                    "#4 = ②④⑥ and the oracle; nsweep: CoCu with N = 8 16 32. "
-                                   "Runs are cached under OUT and resume when re-run.")
+                                   "Runs are cached under OUT and resume when re-run. With --shards, "
+                                   "--clip and --data-root the ablation and the N sweep run on real data "
+                                   "(embed → index → curate → train → the eight benchmarks → table "
+                                   "with mean ± std over seeds); --plan checks and estimates first.")
     p.add_argument("kind", choices=("main", "ablation", "nsweep"))
     p.add_argument("--out", default=None, help="output folder (default: experiments/<kind>)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
     p.add_argument("--neighbours", type=int, nargs="+", default=None,
                    help="N (ablation: one value, default 8; nsweep: default 8 16 32)")
     _common(p, "demo")
+    r = p.add_argument_group("real data (instead of the synthetic world; appendix Tab. 2/3 on the "
+                             "eight benchmarks)")
+    r.add_argument("--shards", help="training shards in the img2dataset layout (folder, glob or "
+                   "brace pattern, e.g. 'cc3m/{00000..00331}.tar')")
+    r.add_argument("--clip", help="curator CLIP: a weights file for the recipe's architecture "
+                   "(ViT-B-16), an open_clip name with --clip-weights, local-dir:DIR, or a cocu "
+                   "small-CLIP checkpoint")
+    r.add_argument("--clip-weights", help="open_clip weights file (or already-cached tag) for --clip NAME")
+    r.add_argument("--data-root", help="folder holding the eight benchmarks (docs/DATASETS.md)")
+    r.add_argument("--recipe", help="training recipe: cc3m (default), "
+                   "cc3m_cc12m_yfcc14m, smoke, or a JSON file (configs/recipes/)")
+    r.add_argument("--vocab", help="vocabulary file (default: the shipped one)")
+    r.add_argument("--benchmarks", help="suite or comma list (default: the recipe's, all eight)")
+    r.add_argument("--gpus", type=int, default=1,
+                   help="processes per training run; > 1 launches torchrun (default 1)")
+    r.add_argument("--skip-missing", action="store_true",
+                   help="run the benchmarks that are found, mark the missing ones as gaps")
+    r.add_argument("--plan", action="store_true",
+                   help="dry run: check every input, list the steps and what is done, estimate "
+                        "disk and GPU-hours; runs nothing")
+    r.add_argument("--throughput", type=float,
+                   help="--plan: your measured training images/s per device")
     p.set_defaults(func=_experiment_defaults)
 
 
 def _experiment_defaults(args: argparse.Namespace) -> int:
     if args.out is None:
         args.out = f"experiments/{args.kind}"
-    if args.neighbours is None:
+    if args.neighbours is None and not args.shards:  # real data: the recipe's N for the ablation
         args.neighbours = [8] if args.kind == "ablation" else [8, 16, 32]
     return cmd_experiment(args)
