@@ -50,13 +50,24 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from cocu.curation.index import build_index
+    from cocu.curation.index import build_graph, build_index
 
-    info = build_index(args.emb, args.out, modality=args.modality, factory=args.factory,
-                       recall_at=args.recall_at, recall_queries=args.recall_queries)
-    print(f"{info.path}: {info.factory} over {info.n} {info.modality} vectors (d={info.d}); "
-          f"recall@{info.recall['at'] if info.recall else '-'} = "
-          f"{info.recall['value'] if info.recall else 'not measured'}")
+    if args.graph:
+        info = build_graph(args.emb, args.out, k=args.recall_at, target_recall=args.target_recall or 0.95,
+                           recall_queries=args.recall_queries, nprobe=args.nprobe,
+                           memory_gb=args.memory_gb)
+    else:
+        info = build_index(args.emb, args.out, modality=args.modality, factory=args.factory,
+                           recall_at=args.recall_at, recall_queries=args.recall_queries,
+                           target_recall=args.target_recall, memory_gb=args.memory_gb,
+                           params={"nprobe": args.nprobe} if args.nprobe else None)
+    rec = (f"recall@{info.recall['at']} = {info.recall['value']:.4f} on {info.recall['queries']} "
+           "held-out queries" if info.recall and info.recall.get("queries") else
+           "exact" if info.recall else "recall not measured")
+    print(f"{info.path}: {info.factory} {info.params} over {info.n} {info.modality} vectors "
+          f"(d={info.d}); {rec}")
+    if info.tuning and not info.tuning["met"]:
+        print(f"warning: target recall {info.tuning['target']} not reached (see {info.path}.json)")
     return 0
 
 
@@ -68,6 +79,8 @@ def cmd_curate(args: argparse.Namespace) -> int:
                               clusters=args.clusters, exclude_anchor=args.exclude_anchor,
                               prompt=args.prompt, block_size=args.block_size)
     index = args.index or default_index_path(args.emb, "img" if args.expansion == "vision" else "text")
+    if args.index is None and args.expansion == "vision" and default_index_path(args.emb, graph=True).exists():
+        index = default_index_path(args.emb, graph=True)
     encoder = None
     if args.model:
         from cocu.curation.clip_small import load_clip
@@ -133,13 +146,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="index file (default EMB/index/<modality>.index)")
     p.add_argument("--modality", choices=["img", "text"], default="img")
     p.add_argument("--factory", default="auto", help="auto, Flat, IVF4096,PQ64x4fs, HNSW32, ...")
-    p.add_argument("--recall-at", type=int, default=8)
-    p.add_argument("--recall-queries", type=int, default=1000)
+    p.add_argument("--recall-at", type=int, default=8,
+                   help="N of recall@N (use curation's --neighbours; with --graph: neighbours kept)")
+    p.add_argument("--recall-queries", type=int, default=1000,
+                   help="tuning queries, and as many held-out ones for the recorded recall")
+    p.add_argument("--target-recall", type=float, default=None,
+                   help="tune nprobe / efSearch until recall@N reaches this (--graph: default 0.95)")
+    p.add_argument("--memory-gb", type=float, default=16.0, help="memory budget of the index")
+    p.add_argument("--nprobe", type=int, default=None, help="fix nprobe instead of tuning it")
+    p.add_argument("--graph", action="store_true",
+                   help="build the corpus's kNN graph (EMB/index/img.knn.npy) for vision curation")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("curate", help="CoCu concept curation: a sidecar parquet per shard")
     p.add_argument("--emb", required=True, help="embedding folder of the anchors (and corpus)")
-    p.add_argument("--index", default=None, help="FAISS index (default EMB/index/{img,text}.index)")
+    p.add_argument("--index", default=None, help="FAISS index or kNN graph (default EMB/index/img.knn.npy if "
+                   "built, else EMB/index/{img,text}.index)")
     p.add_argument("--out", required=True, help="curation folder")
     p.add_argument("--vocab", default=None, help="vocabulary file (default: the packaged one)")
     p.add_argument("--expansion", choices=["vision", "language"], default="vision",

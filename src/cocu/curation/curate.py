@@ -8,7 +8,8 @@ similarity per (image, concept it names), so memory is the index plus O(concept 
 Expansion: ``vision`` (②) searches an image index; ``language`` (①) searches a caption
 index with the anchor image and pools the retrieved captions' concepts — the reference
 images of a concept are then the images paired with those captions.
-Concept prompts: ``"a photo of a {name}"`` for each vocabulary entry's canonical name
+A precomputed kNN graph of the corpus (``cocu index --graph``) replaces the search when
+the anchors are the corpus itself. Concept prompts: ``"a photo of a {name}"`` for each vocabulary entry's canonical name
 (``prompt="canonical"``, the official choice), or the normalised mean over all its
 synonyms (``prompt="synonyms"``).
 """
@@ -26,7 +27,7 @@ import numpy as np
 from cocu.curation.core import (RANKINGS, ConceptLists, cluster_archive, curate_block,
                                 drop_anchor, reference_similarities)
 from cocu.curation.embstore import EmbeddingStore, vocab_hash
-from cocu.curation.index import load_index
+from cocu.curation.index import KnnGraph, load_index
 from cocu.curation.sidecar import MANIFEST, read_manifest, write_sidecar
 from cocu.errors import CocuError
 from cocu.utils.io import atomic_path, write_json
@@ -120,11 +121,15 @@ def curate_arrays(anchor_emb: np.ndarray, index, corpus: Corpus, concept_emb: np
     k = n + 1 if settings.exclude_anchor else n
     if settings.exclude_anchor and anchor_ids is None:
         raise CocuError("--exclude-anchor needs the anchors to be part of the index corpus")
+    graph = isinstance(index, KnnGraph)
+    if graph and anchor_ids is None:
+        raise CocuError("a kNN graph holds the neighbours of its own corpus only; curate that "
+                        "embedding folder, or use a searchable index for other anchors")
     parts = []
     for s in range(0, len(anchor_emb), settings.block_size):
         a = np.ascontiguousarray(anchor_emb[s:s + settings.block_size], dtype=np.float32)
         t0 = time.perf_counter()
-        _, hits = index.search(a, k)
+        hits = (index.neighbours(anchor_ids[s:s + len(a)], k) if graph else index.search(a, k)[1])
         if timings is not None:
             timings.search_seconds += time.perf_counter() - t0
         if settings.exclude_anchor:
