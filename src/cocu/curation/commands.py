@@ -8,10 +8,16 @@ import json
 from pathlib import Path
 
 
-def _vocab(path: str | None):
+def _vocab(path: str | None, extraction: str = "longest"):
     from cocu.data.vocab import Vocabulary
 
-    return Vocabulary.from_file(path) if path else Vocabulary.default()
+    return Vocabulary.from_file(path, extraction) if path else Vocabulary.default(extraction)
+
+
+def _extraction_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--extraction", choices=["longest", "official"], default="longest",
+                   help="concepts of a caption: longest whole-word matches (default), or the official "
+                        "CoCu semantics (every n-gram ≤ 4, substring membership in curation)")
 
 
 def _shard_flags(p: argparse.ArgumentParser) -> None:
@@ -42,7 +48,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     enc = load_clip(args.model, args.pretrained, args.device)
     enc.batch_size = args.batch_size
     r = embed_shards(list_shards(args.shards), args.out, enc, captions=args.captions,
-                     vocab=_vocab(args.vocab) if (args.vocab or args.default_vocab) else None,
+                     vocab=_vocab(args.vocab, args.extraction) if (args.vocab or args.default_vocab) else None,
                      batch_size=args.batch_size, shard_index=args.shard_index, num_shards=args.num_shards)
     print(f"embedded {len(r.done)} shards ({r.samples} samples, {r.corrupt} corrupt skipped); "
           f"{len(r.skipped)} already done")
@@ -86,7 +92,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
         from cocu.curation.clip_small import load_clip
 
         encoder = load_clip(args.model, args.pretrained)
-    vocab = _vocab(args.vocab)
+    vocab = _vocab(args.vocab, args.extraction)
     r = curate(args.emb, index, args.out, vocab, settings, encoder=encoder,
                shard_index=args.shard_index, num_shards=args.num_shards)
     rate = r.anchors / r.seconds if r.seconds else 0.0
@@ -134,8 +140,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="small-CLIP checkpoint or open_clip name (ViT-B-16)")
     p.add_argument("--pretrained", default=None, help="open_clip weights: local file or cached tag")
     p.add_argument("--captions", action="store_true", help="also embed captions (for --expansion language)")
-    p.add_argument("--vocab", default=None, help="vocabulary file: store per-sample concept ids")
+    p.add_argument("--vocab", default=None,
+                   help="vocabulary file or official gallery .json: store per-sample concept ids")
     p.add_argument("--default-vocab", action="store_true", help="store concept ids of the default vocabulary")
+    _extraction_flag(p)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", default="cpu")
     _shard_flags(p)
@@ -163,7 +171,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--index", default=None, help="FAISS index or kNN graph (default EMB/index/img.knn.npy if "
                    "built, else EMB/index/{img,text}.index)")
     p.add_argument("--out", required=True, help="curation folder")
-    p.add_argument("--vocab", default=None, help="vocabulary file (default: the packaged one)")
+    p.add_argument("--vocab", default=None,
+                   help="vocabulary file or official gallery .json (default: the packaged one)")
+    _extraction_flag(p)
     p.add_argument("--expansion", choices=["vision", "language"], default="vision",
                    help="② vision-driven (image kNN) or ① language-driven (image→caption kNN)")
     p.add_argument("--ranking", choices=["naive", "t2v"], default="t2v",

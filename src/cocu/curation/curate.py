@@ -97,17 +97,24 @@ class Corpus:
     concepts: ConceptLists
     ref_sims: np.ndarray  # float32 [nnz], cos(t_c, v_r)
     store: EmbeddingStore
+    explicit: np.ndarray | None = None  # official substring membership: bool [nnz] (core.curate_block)
 
 
 def load_corpus(emb_dir: str | os.PathLike, vocab, concept_emb: np.ndarray) -> Corpus:
     """Concept lists and reference similarities of every image of ``emb_dir``, shard by shard."""
     store = EmbeddingStore.open(emb_dir, "img")
-    parts, sims = [], []
+    official = getattr(vocab, "extraction", "longest") == "official"
+    closure = vocab.substring_closure() if official else None
+    parts, sims, own = [], [], []
     for stem in progress(store.stems, desc="corpus concepts", unit="shard"):
         cl = store.concept_lists(stem, vocab)
+        if official:
+            cl, mask = cl.expand(closure)
+            own.append(mask)
         parts.append(cl)
         sims.append(reference_similarities(cl, store.embeddings(stem), concept_emb))
-    return Corpus(ConceptLists.concat(parts), np.concatenate(sims).astype(np.float32), store)
+    return Corpus(ConceptLists.concat(parts), np.concatenate(sims).astype(np.float32), store,
+                  np.concatenate(own) if official else None)
 
 
 def curate_arrays(anchor_emb: np.ndarray, index, corpus: Corpus, concept_emb: np.ndarray,
@@ -135,7 +142,7 @@ def curate_arrays(anchor_emb: np.ndarray, index, corpus: Corpus, concept_emb: np
         if settings.exclude_anchor:
             hits = drop_anchor(hits, anchor_ids[s:s + len(a)], n)
         parts.append(curate_block(a, hits, corpus.concepts, corpus.ref_sims, concept_emb,
-                                  ranking=settings.ranking))
+                                  ranking=settings.ranking, explicit=corpus.explicit))
     indptr = np.concatenate([[0]] + [p.indptr[1:] + off for p, off in
                                      zip(parts, np.cumsum([0] + [p.indptr[-1] for p in parts])[:-1])])
     cat = {name: np.concatenate([getattr(p, name) for p in parts]) if parts else np.zeros(0)

@@ -25,9 +25,12 @@ MODALITY_DIRS = {"img": "img_emb", "text": "text_emb"}
 
 
 def vocab_hash(vocab) -> str:
-    """A short content hash of a vocabulary (its concepts and synonyms, in id order)."""
+    """A short content hash of a vocabulary (its concepts and synonyms, in id order, and its
+    extraction semantics when not the default)."""
     groups = [list(vocab.synonyms(i)) for i in range(len(vocab))]
-    return hashlib.sha256(json.dumps(groups).encode()).hexdigest()[:16]
+    mode = getattr(vocab, "extraction", "longest")
+    payload = groups if mode == "longest" else {"extraction": mode, "groups": groups}
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
 
 
 @dataclass
