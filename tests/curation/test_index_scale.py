@@ -89,12 +89,12 @@ def test_lists_with_fewer_members_than_k_are_padded():
 
 def test_build_graph_tunes_nprobe_and_records_it(tmp_path):
     emb = make_emb(tmp_path / "emb", blobs(3000, seed=2))
-    info = build_graph(emb, k=8, target_recall=0.9, recall_queries=200, bf16=False)
+    info = build_graph(emb, k=8, target_recall=0.9, recall_queries=200, nlist=32, bf16=False)
     side = json.loads((emb / "index" / "img.knn.npy.json").read_text())
     assert side["factory"] == GRAPH and side["params"]["nprobe"] == info.params["nprobe"]
     t = info.tuning
     assert t["target"] == 0.9 and t["queries"] == 200 and info.recall["queries"] == 200
-    chosen = info.params["nprobe"]
+    chosen = info.params["nprobe"] // (2 if t.get("retried") else 1)  # doubled once if held-out fell short
     # the smallest probe count whose predicted recall clears the target (+ 0.005)
     assert t["curve"][chosen] >= 0.905 and all(v < 0.905 for p, v in t["curve"].items() if p < chosen)
     ids = np.load(emb / "index" / "img.knn.npy")

@@ -135,25 +135,22 @@ def apply_params(index: faiss.Index, params: dict) -> None:
 
 def exact_knn(store: EmbeddingStore, queries: np.ndarray, k: int, modality: str = "img"
               ) -> np.ndarray:
-    """Exact top-k inner-product ids of ``queries`` [q, d] over the whole store, streamed by shard."""
-    heap = faiss.ResultHeap(len(queries), k, keep_max=True)
-    q = np.ascontiguousarray(queries, dtype=np.float32)
+    """Exact top-k inner-product ids of ``queries`` [q, d] over the whole store, streamed by
+    shard (float32 GEMMs; -1 where the store has fewer than k rows)."""
+    import torch
+
+    q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32))
+    best_s = torch.full((len(q), k), -torch.inf)
+    best_i = torch.full((len(q), k), -1, dtype=torch.int64)
     for stem, off in zip(store.stems, store.offsets[:-1]):
-        x = np.ascontiguousarray(store.embeddings(stem, modality), dtype=np.float32)
+        x = torch.from_numpy(np.ascontiguousarray(store.embeddings(stem, modality), dtype=np.float32))
         if not len(x):
             continue
-        sims = q @ x.T
-        kk = min(k, x.shape[0])
-        part = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
-        d = np.take_along_axis(sims, part, axis=1)
-        pad = k - kk
-        if pad:
-            d = np.pad(d, ((0, 0), (0, pad)), constant_values=-np.inf)
-            part = np.pad(part, ((0, 0), (0, pad)), constant_values=-1 - off)
-        heap.add_result(np.ascontiguousarray(d, dtype=np.float32),
-                        np.ascontiguousarray(part + off, dtype=np.int64))
-    heap.finalize()
-    return heap.I
+        sims = torch.cat([best_s, q @ x.T], 1)
+        ids = torch.cat([best_i, torch.arange(len(x), dtype=torch.int64).expand(len(q), -1) + int(off)], 1)
+        best_s, pos = torch.topk(sims, k, dim=1)
+        best_i = torch.gather(ids, 1, pos)
+    return best_i.numpy()
 
 
 @dataclass
