@@ -23,27 +23,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from curation_speed import SyntheticVocab  # noqa: F401 - re-exported for curation_scale.py
+from curation_speed import make_shard as isotropic_shard
+from curation_speed import make_world as isotropic_world
+
 # images per level: 32 themes × 16 topics × 16 subtopics × (groups of ~8 images)
 BRANCHING = (32, 16, 16)
 GROUP_SIZE = 8
 LEVEL_SCALE = (1.0, 0.75, 0.55, 0.4)  # theme, topic, subtopic, group offsets
 NOISE_SCALE = 0.5
-
-
-class SyntheticVocab:
-    """A vocabulary of ``n`` made-up concept names (what curation needs of a Vocabulary)."""
-
-    def __init__(self, n: int) -> None:
-        self.concepts = [f"concept{i}" for i in range(n)]
-
-    def __len__(self) -> int:
-        return len(self.concepts)
-
-    def synonyms(self, cid: int) -> list[str]:
-        return [self.concepts[cid]]
-
-    def extract(self, caption: str) -> list[int]:
-        return [int(w[7:]) for w in caption.split(", ") if w]
 
 
 def _spectral(rng: np.random.Generator, n: int, basis: np.ndarray, sd: np.ndarray) -> np.ndarray:
@@ -70,12 +58,7 @@ class World:
 def make_world(kind: str, n: int, d: int = 512, n_concepts: int = 1921, seed: int = 0) -> World:
     rng = np.random.default_rng(seed)
     if kind == "isotropic":
-        centres = rng.standard_normal((1000, d)).astype(np.float32)
-        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-        pools = rng.integers(0, n_concepts, (1000, 6))
-        t = rng.standard_normal((n_concepts, d)).astype(np.float32) * 0.05
-        np.add.at(t, pools[:, 0], centres)
-        t /= np.linalg.norm(t, axis=1, keepdims=True)
+        centres, t, pools = isotropic_world(n, d, n_concepts, 1000, rng)
         return World(kind, d, t, centres=centres, pools=pools)
     if kind != "nested":
         raise ValueError(f"unknown generator {kind!r}")
@@ -100,17 +83,14 @@ def make_world(kind: str, n: int, d: int = 512, n_concepts: int = 1921, seed: in
 def make_shard(world: World, n: int, seed) -> tuple[np.ndarray, list[np.ndarray]]:
     """[n, d] float16 unit embeddings and per image its caption's concept ids (1–4)."""
     rng = np.random.default_rng(seed)
-    k = rng.integers(1, 5, n)
     if world.kind == "isotropic":
-        topic = rng.integers(0, len(world.centres), n)
-        x = world.centres[topic] + rng.standard_normal((n, world.d), dtype=np.float32) / np.sqrt(world.d)
-        pool = world.pools[topic]
-    else:
-        g = rng.integers(0, world.n_groups, n)
-        sub = g % len(world.sub_centres)  # a group belongs to one subtopic
-        x = (world.sub_centres[sub] + group_centre_cached(world, g)
-             + _spectral(rng, n, world.basis, world.sd) * NOISE_SCALE)
-        pool = world.sub_pool[sub]
+        return isotropic_shard(n, world.centres, world.pools, rng)
+    k = rng.integers(1, 5, n)
+    g = rng.integers(0, world.n_groups, n)
+    sub = g % len(world.sub_centres)  # a group belongs to one subtopic
+    x = (world.sub_centres[sub] + group_centre_cached(world, g)
+         + _spectral(rng, n, world.basis, world.sd) * NOISE_SCALE)
+    pool = world.sub_pool[sub]
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     picks = rng.integers(0, pool.shape[1], (n, 4))
     caps = [np.unique(pool[i, picks[i, :k[i]]]).astype(np.int32) for i in range(n)]

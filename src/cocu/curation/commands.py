@@ -23,6 +23,18 @@ def _extraction_flag(p: argparse.ArgumentParser) -> None:
 def _shard_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shard-index", type=int, default=0, help="this worker's index (0-based)")
     p.add_argument("--num-shards", type=int, default=1, help="number of workers sharing the shards")
+    p.add_argument("--engine", choices=["local", "spark"], default="local",
+                   help="spark: run the shards as Spark tasks (README: running on a cluster)")
+    p.add_argument("--spark-master", default=None,
+                   help="Spark master URL (default: spark-submit's, else local[*])")
+    p.add_argument("--partitions", type=int, default=None, help="Spark tasks (default: per shard / core)")
+
+
+def _check_engine(args: argparse.Namespace) -> None:
+    from cocu.errors import CocuError
+
+    if args.engine == "spark" and (args.shard_index or args.num_shards != 1):
+        raise CocuError("--engine spark splits the shards itself; drop --shard-index/--num-shards")
 
 
 def cmd_train_clip(args: argparse.Namespace) -> int:
@@ -45,6 +57,17 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from cocu.curation.embed import embed_shards
     from cocu.data.shards import list_shards
 
+    _check_engine(args)
+    if args.engine == "spark":
+        from cocu.curation.distributed import embed_spark
+
+        r = embed_spark(list_shards(args.shards), args.out, args.model, pretrained=args.pretrained,
+                        device=args.device, captions=args.captions, vocab_path=args.vocab,
+                        use_vocab=args.default_vocab, extraction=args.extraction,
+                        batch_size=args.batch_size, master=args.spark_master, partitions=args.partitions)
+        print(f"embedded {len(r.done)} shards ({r.samples} samples, {r.corrupt} corrupt skipped); "
+              f"{len(r.skipped)} already done")
+        return 0
     enc = load_clip(args.model, args.pretrained, args.device)
     enc.batch_size = args.batch_size
     r = embed_shards(list_shards(args.shards), args.out, enc, captions=args.captions,
@@ -93,8 +116,16 @@ def cmd_curate(args: argparse.Namespace) -> int:
 
         encoder = load_clip(args.model, args.pretrained)
     vocab = _vocab(args.vocab, args.extraction)
-    r = curate(args.emb, index, args.out, vocab, settings, encoder=encoder,
-               shard_index=args.shard_index, num_shards=args.num_shards)
+    _check_engine(args)
+    if args.engine == "spark":
+        from cocu.curation.distributed import curate_spark
+
+        r = curate_spark(args.emb, index, args.out, settings, vocab_path=args.vocab,
+                         extraction=args.extraction, encoder=encoder, master=args.spark_master,
+                         partitions=args.partitions)
+    else:
+        r = curate(args.emb, index, args.out, vocab, settings, encoder=encoder,
+                   shard_index=args.shard_index, num_shards=args.num_shards)
     rate = r.anchors / r.seconds if r.seconds else 0.0
     print(f"curated {r.anchors} anchors in {len(r.done)} shards ({rate:.0f} images/s, search "
           f"{r.search_seconds:.1f} s, clustering {r.cluster_seconds:.1f} s); {len(r.skipped)} already done")
