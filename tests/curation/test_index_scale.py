@@ -165,3 +165,16 @@ def test_auto_factory_follows_size_and_memory():
     assert f == "IVF8192,SQfp16" and p == {"nprobe": 16}
     assert auto_factory(3_300_000, 512, memory_gb=3)[0] == "IVF8192,SQ8"
     assert auto_factory(3_300_000, 512, memory_gb=1)[0] == "IVF8192,PQ256x4fs"
+
+
+def test_cli_index_graph_and_errors(tmp_path, capsys):
+    from cocu.cli import main
+
+    emb = make_emb(tmp_path / "emb", blobs(800, seed=6))
+    assert main(["index", "--emb", str(emb), "--graph", "--recall-queries", "50", "--target-recall", "0.9"]) == 0
+    out = capsys.readouterr().out
+    assert "knn-graph" in out and "held-out queries" in out
+    assert (emb / "index" / "img.knn.npy.json").exists()
+    assert main(["index", "--emb", str(emb), "--factory", "IVF4096,Flat"]) == 2  # too few vectors
+    assert "only 800 vectors" in capsys.readouterr().err
+    assert main(["index", "--emb", str(emb), "--graph", "--memory-gb", "0.0001"]) == 2

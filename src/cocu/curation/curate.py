@@ -9,9 +9,10 @@ Expansion: ``vision`` (②) searches an image index; ``language`` (①) searches
 index with the anchor image and pools the retrieved captions' concepts — the reference
 images of a concept are then the images paired with those captions.
 A precomputed kNN graph of the corpus (``cocu index --graph``) replaces the search when
-the anchors are the corpus itself. Concept prompts: ``"a photo of a {name}"`` for each vocabulary entry's canonical name
-(``prompt="canonical"``, the official choice), or the normalised mean over all its
-synonyms (``prompt="synonyms"``).
+the anchors are the corpus itself. Concept prompts: ``"a photo of a {name}"`` for each
+vocabulary entry's canonical name (``prompt="canonical"``, the official choice), or the
+normalised mean over all its synonyms (``prompt="synonyms"``). With a vocabulary whose
+``extraction`` is ``"official"`` a neighbour names a concept by substring (``vocab.py``).
 """
 
 from __future__ import annotations
