@@ -8,18 +8,37 @@ import json
 from pathlib import Path
 
 from cocu.errors import CocuError
-from cocu.utils.checks import float_above, int_at_least
+from cocu.utils.checks import float_above, float_at_least, int_at_least
 
 
-def _vocab(path: str | None):
+def _vocab(path: str | None, extraction: str = "longest"):
     from cocu.data.vocab import Vocabulary
 
-    return Vocabulary.from_file(path) if path else Vocabulary.default()
+    return Vocabulary.from_file(path, extraction) if path else Vocabulary.default(extraction)
+
+
+def _extraction_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--extraction", choices=["longest", "official"], default="longest",
+                   help="concepts of a caption: longest whole-word matches (default), or the official "
+                        "CoCu semantics (every n-gram ≤ 4, substring membership in curation)")
 
 
 def _shard_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shard-index", type=int_at_least(0), default=0, help="this worker's index (0-based)")
     p.add_argument("--num-shards", type=int_at_least(1), default=1, help="number of workers sharing the shards")
+    p.add_argument("--engine", choices=["local", "spark"], default="local",
+                   help="spark: run the shards as Spark tasks (README: running on a cluster)")
+    p.add_argument("--spark-master", default=None,
+                   help="Spark master URL (default: spark-submit's, else local[*])")
+    p.add_argument("--partitions", type=int_at_least(1), default=None,
+                   help="Spark tasks (default: per shard / core)")
+
+
+def _check_engine(args: argparse.Namespace) -> None:
+    from cocu.errors import CocuError
+
+    if args.engine == "spark" and (args.shard_index or args.num_shards != 1):
+        raise CocuError("--engine spark splits the shards itself; drop --shard-index/--num-shards")
 
 
 def cmd_train_clip(args: argparse.Namespace) -> int:
@@ -45,10 +64,21 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from cocu.curation.embed import embed_shards
     from cocu.data.shards import list_shards
 
+    _check_engine(args)
+    if args.engine == "spark":
+        from cocu.curation.distributed import embed_spark
+
+        r = embed_spark(list_shards(args.shards), args.out, args.model, pretrained=args.pretrained,
+                        device=args.device, captions=args.captions, vocab_path=args.vocab,
+                        use_vocab=args.default_vocab, extraction=args.extraction,
+                        batch_size=args.batch_size, master=args.spark_master, partitions=args.partitions)
+        print(f"embedded {len(r.done)} shards ({r.samples} samples, {r.corrupt} corrupt skipped); "
+              f"{len(r.skipped)} already done")
+        return 0
     enc = load_clip(args.model, args.pretrained, args.device)
     enc.batch_size = args.batch_size
     r = embed_shards(list_shards(args.shards), args.out, enc, captions=args.captions,
-                     vocab=_vocab(args.vocab) if (args.vocab or args.default_vocab) else None,
+                     vocab=_vocab(args.vocab, args.extraction) if (args.vocab or args.default_vocab) else None,
                      batch_size=args.batch_size, shard_index=args.shard_index, num_shards=args.num_shards)
     print(f"embedded {len(r.done)} shards ({r.samples} samples, {r.corrupt} corrupt skipped, "
           f"{r.corrupt_shards} shards truncated); {len(r.skipped)} already done; {len(r.failed)} failed")
@@ -59,16 +89,27 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from cocu.curation.index import build_index
+    from cocu.curation.index import build_graph, build_index
     from cocu.utils.io import check_output
 
     if args.out:
         check_output(args.out, "file", "--out")
-    info = build_index(args.emb, args.out, modality=args.modality, factory=args.factory,
-                       recall_at=args.recall_at, recall_queries=args.recall_queries)
-    print(f"{info.path}: {info.factory} over {info.n} {info.modality} vectors (d={info.d}); "
-          f"recall@{info.recall['at'] if info.recall else '-'} = "
-          f"{info.recall['value'] if info.recall else 'not measured'}")
+    if args.graph:
+        info = build_graph(args.emb, args.out, k=args.recall_at, target_recall=args.target_recall or 0.95,
+                           recall_queries=args.recall_queries, nprobe=args.nprobe,
+                           memory_gb=args.memory_gb)
+    else:
+        info = build_index(args.emb, args.out, modality=args.modality, factory=args.factory,
+                           recall_at=args.recall_at, recall_queries=args.recall_queries,
+                           target_recall=args.target_recall, memory_gb=args.memory_gb,
+                           params={"nprobe": args.nprobe} if args.nprobe else None)
+    rec = (f"recall@{info.recall['at']} = {info.recall['value']:.4f} on {info.recall['queries']} "
+           "held-out queries" if info.recall and info.recall.get("queries") else
+           "exact" if info.recall else "recall not measured")
+    print(f"{info.path}: {info.factory} {info.params} over {info.n} {info.modality} vectors "
+          f"(d={info.d}); {rec}")
+    if info.tuning and not info.tuning["met"]:
+        print(f"warning: target recall {info.tuning['target']} not reached (see {info.path}.json)")
     return 0
 
 
@@ -80,14 +121,24 @@ def cmd_curate(args: argparse.Namespace) -> int:
                               clusters=args.clusters, exclude_anchor=args.exclude_anchor,
                               prompt=args.prompt, block_size=args.block_size)
     index = args.index or default_index_path(args.emb, "img" if args.expansion == "vision" else "text")
+    if args.index is None and args.expansion == "vision" and default_index_path(args.emb, graph=True).exists():
+        index = default_index_path(args.emb, graph=True)
     encoder = None
     if args.model:
         from cocu.curation.clip_small import load_clip
 
         encoder = load_clip(args.model, args.pretrained)
-    vocab = _vocab(args.vocab)
-    r = curate(args.emb, index, args.out, vocab, settings, encoder=encoder,
-               shard_index=args.shard_index, num_shards=args.num_shards)
+    vocab = _vocab(args.vocab, args.extraction)
+    _check_engine(args)
+    if args.engine == "spark":
+        from cocu.curation.distributed import curate_spark
+
+        r = curate_spark(args.emb, index, args.out, settings, vocab_path=args.vocab,
+                         extraction=args.extraction, encoder=encoder, master=args.spark_master,
+                         partitions=args.partitions)
+    else:
+        r = curate(args.emb, index, args.out, vocab, settings, encoder=encoder,
+                   shard_index=args.shard_index, num_shards=args.num_shards)
     rate = r.anchors / r.seconds if r.seconds else 0.0
     print(f"curated {r.anchors} anchors in {len(r.done)} shards ({rate:.0f} images/s, search "
           f"{r.search_seconds:.1f} s, clustering {r.cluster_seconds:.1f} s); {len(r.skipped)} already done")
@@ -133,8 +184,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="small-CLIP checkpoint or open_clip name (ViT-B-16)")
     p.add_argument("--pretrained", default=None, help="open_clip weights: local file or cached tag")
     p.add_argument("--captions", action="store_true", help="also embed captions (for --expansion language)")
-    p.add_argument("--vocab", default=None, help="vocabulary file: store per-sample concept ids")
+    p.add_argument("--vocab", default=None,
+                   help="vocabulary file or official gallery .json: store per-sample concept ids")
     p.add_argument("--default-vocab", action="store_true", help="store concept ids of the default vocabulary")
+    _extraction_flag(p)
     p.add_argument("--batch-size", type=int_at_least(1), default=256)
     p.add_argument("--device", default="cpu")
     _shard_flags(p)
@@ -145,15 +198,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="index file (default EMB/index/<modality>.index)")
     p.add_argument("--modality", choices=["img", "text"], default="img")
     p.add_argument("--factory", default="auto", help="auto, Flat, IVF4096,PQ64x4fs, HNSW32, ...")
-    p.add_argument("--recall-at", type=int_at_least(1), default=8)
-    p.add_argument("--recall-queries", type=int_at_least(0), default=1000)
+    p.add_argument("--recall-at", type=int_at_least(1), default=8,
+                   help="N of recall@N (use curation's --neighbours; with --graph: neighbours kept)")
+    p.add_argument("--recall-queries", type=int_at_least(0), default=1000,
+                   help="tuning queries, and as many held-out ones for the recorded recall")
+    p.add_argument("--target-recall", type=float_at_least(0), default=None,
+                   help="tune nprobe / efSearch until recall@N reaches this (--graph: default 0.95)")
+    p.add_argument("--memory-gb", type=float_at_least(0), default=16.0, help="memory budget of the index")
+    p.add_argument("--nprobe", type=int_at_least(1), default=None, help="fix nprobe instead of tuning it")
+    p.add_argument("--graph", action="store_true",
+                   help="build the corpus's kNN graph (EMB/index/img.knn.npy) for vision curation")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("curate", help="CoCu concept curation: a sidecar parquet per shard")
     p.add_argument("--emb", required=True, help="embedding folder of the anchors (and corpus)")
-    p.add_argument("--index", default=None, help="FAISS index (default EMB/index/{img,text}.index)")
+    p.add_argument("--index", default=None, help="FAISS index or kNN graph (default EMB/index/img.knn.npy if "
+                   "built, else EMB/index/{img,text}.index)")
     p.add_argument("--out", required=True, help="curation folder")
-    p.add_argument("--vocab", default=None, help="vocabulary file (default: the packaged one)")
+    p.add_argument("--vocab", default=None,
+                   help="vocabulary file or official gallery .json (default: the packaged one)")
+    _extraction_flag(p)
     p.add_argument("--expansion", choices=["vision", "language"], default="vision",
                    help="② vision-driven (image kNN) or ① language-driven (image→caption kNN)")
     p.add_argument("--ranking", choices=["naive", "t2v"], default="t2v",

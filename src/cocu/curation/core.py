@@ -67,6 +67,29 @@ class ConceptLists:
     def to_lists(self) -> list[list[int]]:
         return [self.row(i).tolist() for i in range(len(self))]
 
+    def expand(self, closure: list[list[int]]) -> tuple[ConceptLists, np.ndarray]:
+        """Official substring membership: per image, the union of ``closure[c]`` over its
+        concepts c (``Vocabulary.substring_closure``), sorted by id, with a bool [nnz] mask of
+        the concepts the image names itself (only those enter an archive)."""
+        lens = np.fromiter((len(c) for c in closure), dtype=np.int64, count=len(closure))
+        cptr = np.zeros(len(closure) + 1, dtype=np.int64)
+        np.cumsum(lens, out=cptr[1:])
+        cids = np.fromiter((b for c in closure for b in c), dtype=np.int64, count=int(cptr[-1]))
+        rows = np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.indptr))
+        ln = lens[self.ids]
+        total = int(ln.sum())
+        seg = np.cumsum(ln) - ln
+        pos = np.repeat(cptr[self.ids] - seg, ln) + np.arange(total, dtype=np.int64)
+        own = pos == np.repeat(cptr[self.ids], ln)  # closure[a][0] is a itself
+        key = np.repeat(rows, ln) * len(closure) + cids[pos]
+        order = np.lexsort((~own, key))
+        key, own = key[order], own[order]
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if total else np.zeros(0, np.int64)
+        ukey, uown = key[first], own[first]  # own sorts first within a key
+        indptr = np.zeros(len(self) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ukey // len(closure), minlength=len(self)), out=indptr[1:])
+        return ConceptLists(indptr, (ukey % len(closure)).astype(np.int32)), uown
+
 
 def reference_similarities(concepts: ConceptLists, image_emb: np.ndarray,
                            concept_emb: np.ndarray, *, chunk: int = 1 << 16) -> np.ndarray:
@@ -112,12 +135,13 @@ class CuratedBlock:
                 "score": self.score[sl], "n_refs": self.n_refs[sl]}
 
 
-def gather_archive(hits: np.ndarray, concepts: ConceptLists, ref_sims: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def gather_archive(hits: np.ndarray, concepts: ConceptLists, ref_sims: np.ndarray,
+                   explicit: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Pool the hits' concepts: (anchor index, concept id, cos(t_c, v_r)) triples.
 
     hits: int64 [B, N] index ids of the neighbours, -1 for none. Returns three arrays of
-    length T = total number of (hit, concept) mentions.
+    length T = total number of (hit, concept) mentions, and a fourth, ``explicit[pos]``,
+    when ``explicit`` (bool [nnz], see ``ConceptLists.expand``) is given.
     """
     B, N = hits.shape
     flat = hits.reshape(-1)
@@ -130,29 +154,34 @@ def gather_archive(hits: np.ndarray, concepts: ConceptLists, ref_sims: np.ndarra
     # position of each mention inside concepts.ids: start of its row + offset within row
     seg_start = np.cumsum(lengths) - lengths
     pos = np.repeat(starts - seg_start, lengths) + np.arange(total, dtype=np.int64)
-    return anchor, concepts.ids[pos].astype(np.int64), ref_sims[pos]
+    out = (anchor, concepts.ids[pos].astype(np.int64), ref_sims[pos])
+    return out if explicit is None else out + (explicit[pos],)
 
 
 def curate_block(anchor_emb: np.ndarray, hits: np.ndarray, concepts: ConceptLists,
-                 ref_sims: np.ndarray, concept_emb: np.ndarray, *, ranking: str = "t2v"
-                 ) -> CuratedBlock:
+                 ref_sims: np.ndarray, concept_emb: np.ndarray, *, ranking: str = "t2v",
+                 explicit: np.ndarray | None = None) -> CuratedBlock:
     """Curate a block of anchors.
 
     anchor_emb: [B, d] L2-normalised anchor image embeddings v_a;
     hits: int64 [B, N] the anchors' N retrieved neighbours (index ids into ``concepts``;
     the anchor itself among them when the search returns it, as in the official code);
     concepts: concept ids of every index image; ref_sims: ``reference_similarities``;
-    concept_emb: [C, d] float32 normalised prompt embeddings t_c.
+    concept_emb: [C, d] float32 normalised prompt embeddings t_c;
+    explicit: official substring membership (``ConceptLists.expand``): ``concepts`` then
+    lists every concept an image names by substring, and only those some hit names itself
+    (``explicit``) enter the archive, with all substring-naming hits as references.
     """
     if ranking not in RANKINGS:
         raise ValueError(f"ranking must be one of {RANKINGS}, got {ranking!r}")
     B = anchor_emb.shape[0]
     C = concept_emb.shape[0]
-    anchor, cid, sim = gather_archive(hits, concepts, ref_sims)
+    anchor, cid, sim, *own = gather_archive(hits, concepts, ref_sims, explicit)
     empty = np.zeros(0, dtype=np.float32)
+    nothing = CuratedBlock(np.zeros(B + 1, dtype=np.int64), np.zeros(0, dtype=np.int32),
+                           empty, empty, empty, np.zeros(0, dtype=np.int32))
     if len(anchor) == 0:
-        return CuratedBlock(np.zeros(B + 1, dtype=np.int64), np.zeros(0, dtype=np.int32),
-                            empty, empty, empty, np.zeros(0, dtype=np.int32))
+        return nothing
     key = anchor * C + cid
     order = np.argsort(key, kind="stable")
     key_s, sim_s = key[order], sim[order]
@@ -161,6 +190,11 @@ def curate_block(anchor_emb: np.ndarray, hits: np.ndarray, concepts: ConceptList
     ref_sum = np.add.reduceat(sim_s.astype(np.float64), first)
     ref_max = np.maximum.reduceat(sim_s, first)
     n_refs = np.diff(np.r_[first, len(key_s)]).astype(np.int32)
+    if own:  # keep the (anchor, concept) groups that some hit names itself
+        keep = np.maximum.reduceat(own[0][order], first)
+        if not keep.any():
+            return nothing
+        ukey, ref_sum, ref_max, n_refs = ukey[keep], ref_sum[keep], ref_max[keep], n_refs[keep]
     p_anchor, p_cid = ukey // C, ukey % C
 
     # s_a: one matrix product per block, then the archive's entries

@@ -8,9 +8,11 @@ similarity per (image, concept it names), so memory is the index plus O(concept 
 Expansion: ``vision`` (②) searches an image index; ``language`` (①) searches a caption
 index with the anchor image and pools the retrieved captions' concepts — the reference
 images of a concept are then the images paired with those captions.
-Concept prompts: ``"a photo of a {name}"`` for each vocabulary entry's canonical name
-(``prompt="canonical"``, the official choice), or the normalised mean over all its
-synonyms (``prompt="synonyms"``).
+A precomputed kNN graph of the corpus (``cocu index --graph``) replaces the search when
+the anchors are the corpus itself. Concept prompts: ``"a photo of a {name}"`` for each
+vocabulary entry's canonical name (``prompt="canonical"``, the official choice), or the
+normalised mean over all its synonyms (``prompt="synonyms"``). With a vocabulary whose
+``extraction`` is ``"official"`` a neighbour names a concept by substring (``vocab.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 from cocu.curation.core import (RANKINGS, ConceptLists, cluster_archive, curate_block,
                                 drop_anchor, reference_similarities)
 from cocu.curation.embstore import EmbeddingStore, vocab_hash
-from cocu.curation.index import load_index
+from cocu.curation.index import KnnGraph, load_index
 from cocu.curation.sidecar import MANIFEST, read_manifest, write_sidecar
 from cocu.errors import CocuError
 from cocu.utils.checks import require
@@ -97,17 +99,24 @@ class Corpus:
     concepts: ConceptLists
     ref_sims: np.ndarray  # float32 [nnz], cos(t_c, v_r)
     store: EmbeddingStore
+    explicit: np.ndarray | None = None  # official substring membership: bool [nnz] (core.curate_block)
 
 
 def load_corpus(emb_dir: str | os.PathLike, vocab, concept_emb: np.ndarray) -> Corpus:
     """Concept lists and reference similarities of every image of ``emb_dir``, shard by shard."""
     store = EmbeddingStore.open(emb_dir, "img")
-    parts, sims = [], []
+    official = getattr(vocab, "extraction", "longest") == "official"
+    closure = vocab.substring_closure() if official else None
+    parts, sims, own = [], [], []
     for stem in progress(store.stems, desc="corpus concepts", unit="shard"):
         cl = store.concept_lists(stem, vocab)
+        if official:
+            cl, mask = cl.expand(closure)
+            own.append(mask)
         parts.append(cl)
         sims.append(reference_similarities(cl, store.embeddings(stem), concept_emb))
-    return Corpus(ConceptLists.concat(parts), np.concatenate(sims).astype(np.float32), store)
+    return Corpus(ConceptLists.concat(parts), np.concatenate(sims).astype(np.float32), store,
+                  np.concatenate(own) if official else None)
 
 
 def curate_arrays(anchor_emb: np.ndarray, index, corpus: Corpus, concept_emb: np.ndarray,
@@ -121,17 +130,21 @@ def curate_arrays(anchor_emb: np.ndarray, index, corpus: Corpus, concept_emb: np
     k = n + 1 if settings.exclude_anchor else n
     if settings.exclude_anchor and anchor_ids is None:
         raise CocuError("--exclude-anchor needs the anchors to be part of the index corpus")
+    graph = isinstance(index, KnnGraph)
+    if graph and anchor_ids is None:
+        raise CocuError("a kNN graph holds the neighbours of its own corpus only; curate that "
+                        "embedding folder, or use a searchable index for other anchors")
     parts = []
     for s in range(0, len(anchor_emb), settings.block_size):
         a = np.ascontiguousarray(anchor_emb[s:s + settings.block_size], dtype=np.float32)
         t0 = time.perf_counter()
-        _, hits = index.search(a, k)
+        hits = (index.neighbours(anchor_ids[s:s + len(a)], k) if graph else index.search(a, k)[1])
         if timings is not None:
             timings.search_seconds += time.perf_counter() - t0
         if settings.exclude_anchor:
             hits = drop_anchor(hits, anchor_ids[s:s + len(a)], n)
         parts.append(curate_block(a, hits, corpus.concepts, corpus.ref_sims, concept_emb,
-                                  ranking=settings.ranking))
+                                  ranking=settings.ranking, explicit=corpus.explicit))
     indptr = np.concatenate([[0]] + [p.indptr[1:] + off for p, off in
                                      zip(parts, np.cumsum([0] + [p.indptr[-1] for p in parts])[:-1])])
     cat = {name: np.concatenate([getattr(p, name) for p in parts]) if parts else np.zeros(0)

@@ -25,9 +25,12 @@ MODALITY_DIRS = {"img": "img_emb", "text": "text_emb"}
 
 
 def vocab_hash(vocab) -> str:
-    """A short content hash of a vocabulary (its concepts and synonyms, in id order)."""
+    """A short content hash of a vocabulary (its concepts and synonyms, in id order, and its
+    extraction semantics when not the default)."""
     groups = [list(vocab.synonyms(i)) for i in range(len(vocab))]
-    return hashlib.sha256(json.dumps(groups).encode()).hexdigest()[:16]
+    mode = getattr(vocab, "extraction", "longest")
+    payload = groups if mode == "longest" else {"extraction": mode, "groups": groups}
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -88,3 +91,24 @@ class EmbeddingStore:
         if vocab is None:
             raise CocuError(f"{self.root}: concept ids need a vocabulary (--vocab)")
         return ConceptLists.from_lists([vocab.extract(c) for c in table.column("caption").to_pylist()])
+
+
+def write_shard(emb_dir: str | os.PathLike, stem: str, img: np.ndarray, keys: list[str],
+                captions: list[str], concept_ids: list | None = None,
+                text: np.ndarray | None = None) -> None:
+    """Write one shard in this layout from arrays (embeddings [n, d] are stored as float16;
+    the metadata last, as ``cocu embed`` does). For fixtures and benchmarks."""
+    import pyarrow as pa
+
+    from cocu.utils.io import atomic_path
+
+    root = Path(emb_dir)
+    for arr, sub in ((img, "img_emb"), (text, "text_emb")):
+        if arr is not None:
+            with atomic_path(root / sub / f"{stem}.npy") as tmp, open(tmp, "wb") as fh:
+                np.save(fh, np.asarray(arr, dtype=np.float16))
+    cols = {"key": pa.array(keys, pa.string()), "caption": pa.array(captions, pa.string())}
+    if concept_ids is not None:
+        cols["concept_ids"] = pa.array([np.asarray(c).tolist() for c in concept_ids], pa.list_(pa.int32()))
+    with atomic_path(root / "metadata" / f"{stem}.parquet") as tmp:
+        pq.write_table(pa.table(cols), tmp)

@@ -5,10 +5,9 @@ anchor, a concept archive built from strings with a Python ``set``, a per-concep
 scoring loop, prompt embeddings looked up from a precomputed table. It exists to check
 the vectorised version (``core.curate_block``) and to time the official approach.
 
-One difference from the official code, on purpose: the official membership test
-``concept in semantics`` is a substring test on the comma-joined caption concepts (so
-"man" matches "woman"); here each neighbour's concepts are a set of names produced by
-our word-boundary extraction, and membership is set membership.
+Membership: with ``substring=True`` the official test ``concept in semantics``, a
+substring test on the ", "-joined concepts of a neighbour (so "man" matches "woman");
+by default set membership, cocu's semantics.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import numpy as np
 def reference_curate_one(anchor_emb: np.ndarray, index, index_img_emb: np.ndarray,
                          index_semantics: list[str], concept2idx: dict[str, int],
                          concept_emb: np.ndarray, n: int, *, ranking: str = "t2v",
-                         exclude_id: int | None = None) -> dict[str, float]:
+                         exclude_id: int | None = None, substring: bool = False) -> dict[str, float]:
     """Score the archive of one anchor; returns ``{concept: score}`` sorted high → low.
 
     anchor_emb: [d] float32; index: a FAISS index over the retrieval corpus (images, or
@@ -34,12 +33,13 @@ def reference_curate_one(anchor_emb: np.ndarray, index, index_img_emb: np.ndarra
     ids = [int(i) for i in local_idxs[0] if i >= 0]
     if exclude_id is not None:
         ids = [i for i in ids if i != exclude_id][:n]
-    l_semantics = [set(index_semantics[i].split(", ")) - {""} for i in ids]
+    l_names = [set(index_semantics[i].split(", ")) - {""} for i in ids]
+    l_semantics = [index_semantics[i] for i in ids] if substring else l_names
     l_img_emb = np.asarray(index_img_emb[ids], dtype=np.float32).reshape(len(ids), -1)
 
     archive: list[str] = []
-    for semantics in l_semantics:
-        archive.extend(semantics)
+    for names in l_names:
+        archive.extend(names)
     archive = list(set(archive))
     if not archive:
         return {}
@@ -66,7 +66,8 @@ def reference_curate_one(anchor_emb: np.ndarray, index, index_img_emb: np.ndarra
 def reference_curate(anchor_emb: np.ndarray, index, index_img_emb: np.ndarray,
                      concept_ids: list[list[int]], concept_names: list[str],
                      concept_emb: np.ndarray, n: int, *, ranking: str = "t2v",
-                     exclude_ids: np.ndarray | None = None) -> list[dict[str, float]]:
+                     exclude_ids: np.ndarray | None = None, substring: bool = False
+                     ) -> list[dict[str, float]]:
     """The official loop over every anchor in ``anchor_emb`` [A, d].
 
     concept_ids: per index item, its concept ids (turned into ", "-joined names, the
@@ -77,5 +78,6 @@ def reference_curate(anchor_emb: np.ndarray, index, index_img_emb: np.ndarray,
     emb = np.asarray(anchor_emb, dtype=np.float32)
     return [reference_curate_one(emb[a], index, index_img_emb, semantics, concept2idx,
                                  concept_emb, n, ranking=ranking,
-                                 exclude_id=None if exclude_ids is None else int(exclude_ids[a]))
+                                 exclude_id=None if exclude_ids is None else int(exclude_ids[a]),
+                                 substring=substring)
             for a in range(len(emb))]

@@ -13,9 +13,22 @@ inflect singularises to a vocabulary word (``cows`` → ``cow``, ``people`` → 
 A literal match always beats a singularised one, so words inflect mangles (``bus`` →
 ``bu``, ``glasses`` → ``glass``) keep their meaning when they are vocabulary names.
 
-Difference from the official CoCu code: it tests ``concept in caption`` as a substring,
-so ``man`` matches "a woman", ``cat`` matches "category" and ``car`` matches "scarf".
-Here matches are whole words only.
+Two extraction semantics (``extraction=``):
+
+* ``"longest"`` (the default): the scan above; "a greeting card" names *greeting card*
+  only, and a neighbour names a concept when the concept is in its extracted set.
+* ``"official"`` (the CoCu code's): every vocabulary n-gram (n ≤ 4) of the caption is kept,
+  in order of its first word (shorter first), so "a greeting card" names *greeting card*
+  and *card*; and in curation a neighbour names a concept when the concept's name is a
+  substring of the neighbour's concept names joined by ", " (``substring_closure``), so a
+  neighbour with *greeting card* also counts as a reference image of *car*.
+
+The default is ``longest`` because the official substring test makes ``man`` a reference of
+"woman" and ``car`` of "card", and nested n-grams double-count one object ("card" in every
+"greeting card"); ``official`` exists to reproduce the paper's archives.
+
+``Vocabulary.from_gallery`` reads the official gallery JSON (``{"concept": [...]}``), one
+concept per entry; plurals are matched as for any vocabulary.
 """
 
 from __future__ import annotations
@@ -32,6 +45,7 @@ import inflect
 from cocu.errors import CocuError
 
 MAX_NGRAM = 4
+EXTRACTIONS = ("longest", "official")
 _WORD = re.compile(r"[a-z0-9]+")
 _POSSESSIVE = re.compile(r"['’]s\b")
 
@@ -49,8 +63,12 @@ def _engine() -> inflect.engine:
 class Vocabulary:
     """Concepts (canonical names, id = index) with synonyms, and caption → concept-id extraction."""
 
-    def __init__(self, groups: Iterable[Iterable[str]], source: str = "<memory>") -> None:
+    def __init__(self, groups: Iterable[Iterable[str]], source: str = "<memory>",
+                 extraction: str = "longest") -> None:
+        if extraction not in EXTRACTIONS:
+            raise CocuError(f"extraction must be one of {EXTRACTIONS}, got {extraction!r}")
         self.source = source
+        self.extraction = extraction
         self._names: list[list[str]] = []
         self._literal: dict[tuple[str, ...], int] = {}
         for line_no, group in enumerate(groups, 1):
@@ -74,27 +92,59 @@ class Vocabulary:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def from_file(cls, path: str | Path) -> Vocabulary:
-        """Read a vocabulary file (format in the module docstring)."""
+    def from_file(cls, path: str | Path, extraction: str = "longest") -> Vocabulary:
+        """Read a vocabulary file (format in the module docstring), or an official gallery
+        ``.json`` (``from_gallery``)."""
         path = Path(path)
         if not path.is_file():
             raise CocuError(f"vocabulary file {path} does not exist")
-        return cls.from_text(path.read_text(encoding="utf-8"), source=str(path))
+        if path.suffix.lower() == ".json":
+            return cls.from_gallery(path, extraction)
+        return cls.from_text(path.read_text(encoding="utf-8"), source=str(path), extraction=extraction)
 
     @classmethod
-    def from_text(cls, text: str, source: str = "<text>") -> Vocabulary:
+    def from_text(cls, text: str, source: str = "<text>", extraction: str = "longest") -> Vocabulary:
         """Parse vocabulary file content."""
         groups = []
         for line in text.splitlines():
             line = line.split("#", 1)[0].strip()
             if line:
                 groups.append([n.strip() for n in line.split(",") if n.strip()])
-        return cls(groups, source=source)
+        return cls(groups, source=source, extraction=extraction)
 
     @classmethod
-    def default(cls) -> Vocabulary:
+    def from_gallery(cls, path: str | Path, extraction: str = "longest") -> Vocabulary:
+        """The official CoCu gallery JSON, ``{"concept": ["person", "greeting card", ...]}``:
+        one concept per entry, in file order (exact repeats are dropped; an entry equal to
+        another's plural stays its own concept, since a literal match beats a plural)."""
+        import json
+
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CocuError(f"cannot read gallery {path}: {exc}") from exc
+        names = data.get("concept") if isinstance(data, dict) else None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise CocuError(f'{path}: a gallery is {{"concept": [name, ...]}}')
+        seen: set[str] = set()
+        groups = []
+        for n in names:
+            key = " ".join(normalize(n))
+            if key and key not in seen:
+                seen.add(key)
+                groups.append([n])
+        return cls(groups, source=str(path), extraction=extraction)
+
+    @classmethod
+    def default(cls, extraction: str = "longest") -> Vocabulary:
         """The vocabulary shipped with the package (benchmark classes, common objects and stuff)."""
-        return _default_vocab()
+        v = _default_vocab()
+        return v if extraction == "longest" else v.with_extraction(extraction)
+
+    def with_extraction(self, extraction: str) -> Vocabulary:
+        """The same concepts with another extraction semantics."""
+        return Vocabulary(self._names, source=self.source, extraction=extraction)
 
     # ---------------------------------------------------------------- accessors
     @property
@@ -175,7 +225,10 @@ class Vocabulary:
         return cid
 
     def extract(self, caption: str) -> list[int]:
-        """Concept ids named in ``caption``: longest match first, order of appearance, no duplicates."""
+        """Concept ids named in ``caption`` (per ``self.extraction``), order of appearance,
+        no duplicates."""
+        if self.extraction == "official":
+            return self._extract_all(caption)
         words = normalize(caption)
         n = len(words)
         found: list[int] = []
@@ -200,6 +253,27 @@ class Vocabulary:
                     break
             i += matched or 1
         return found
+
+    def _extract_all(self, caption: str) -> list[int]:
+        """Every vocabulary n-gram (n ≤ 4), by start word, shorter first (official semantics)."""
+        words = normalize(caption)
+        found: dict[int, None] = {}
+        for i in range(len(words)):
+            for k in range(1, min(MAX_NGRAM, len(words) - i) + 1):
+                cid = self._lookup(words[i:i + k])
+                if cid is not None:
+                    found.setdefault(cid)
+        return list(found)
+
+    def substring_closure(self) -> list[list[int]]:
+        """Per concept a, the concepts whose canonical name is a substring of a's (a first).
+
+        A neighbour whose extracted concepts are S names, under the official test
+        ``name in ", ".join(S)``, exactly the union of the closures of S (names hold no
+        ", ", so no name spans two of them).
+        """
+        names = self.concepts
+        return [[a] + [b for b, nb in enumerate(names) if b != a and nb in na] for a, na in enumerate(names)]
 
     def extract_names(self, caption: str) -> list[str]:
         """Canonical names of :meth:`extract`."""
