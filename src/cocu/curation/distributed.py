@@ -81,7 +81,7 @@ def _embed_task(shards, out, model, pretrained, device, captions, vocab_spec, ba
     vocab = _load_vocab(*vocab_spec) if vocab_spec else None
     r = embed_shards([Path(s) for s in shards], out, enc, captions=captions, vocab=vocab,
                      batch_size=batch_size)
-    return [(r.done, r.skipped, r.samples, r.corrupt)]
+    return [(r.done, r.skipped, r.samples, r.corrupt, r.corrupt_shards, r.failed)]
 
 
 def embed_spark(shards: list[Path], out_dir: str | os.PathLike, model: str, *,
@@ -105,11 +105,11 @@ def embed_spark(shards: list[Path], out_dir: str | os.PathLike, model: str, *,
     args = (str(out), model, pretrained, device, captions, vocab_spec, batch_size, torch.get_num_threads())
     parts = (sc.parallelize([str(s) for s in shards], partitions or len(shards))
              .mapPartitions(lambda it: _embed_task(it, *args)).collect())
-    result = _total(EmbedResult(), parts, ("done", "skipped", "samples", "corrupt"))
+    result = _total(EmbedResult(), parts, ("done", "skipped", "samples", "corrupt", "corrupt_shards", "failed"))
+    result.failed.sort()
     info = json.loads((out / EMBED_INFO).read_text())
     info.pop("last_run", None)
-    write_json(out / EMBED_INFO, {**info, "last_run": {"shards": len(result.done), "samples": result.samples,
-                                                       "corrupt": result.corrupt}})
+    write_json(out / EMBED_INFO, {**info, "last_run": result.last_run()})
     return result
 
 

@@ -15,6 +15,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +37,11 @@ class EmbedResult:
     corrupt: int = 0  # samples skipped
     corrupt_shards: int = 0  # shards that ended early (their good samples are embedded)
     failed: list[str] = field(default_factory=list)  # "path: reason", shards left without files
+
+    def last_run(self) -> dict[str, Any]:
+        """The ``last_run`` record of ``embed.json``."""
+        return {"shards": len(self.done), "samples": self.samples, "corrupt": self.corrupt,
+                "corrupt_shards": self.corrupt_shards, "failed": self.failed}
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:
@@ -104,9 +110,7 @@ def embed_shards(shards: list[Path], out_dir: str | os.PathLike, encoder, *, cap
             pq.write_table(pa.table(cols), tmp)
         result.done.append(stem)
         result.samples += len(keys)
-    write_json(info_path, {**info, "last_run": {"shards": len(result.done), "samples": result.samples,
-                                                "corrupt": result.corrupt, "corrupt_shards": result.corrupt_shards,
-                                                "failed": result.failed}})
+    write_json(info_path, {**info, "last_run": result.last_run()})
     return result
 
 
