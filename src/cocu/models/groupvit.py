@@ -140,8 +140,7 @@ class GroupViT(nn.Module):
     # ----------------------------------------------------------------------------------- training
     def embed(self, images: torch.Tensor, text_ids: torch.Tensor, objective: Objective = PAPER) -> Embeddings:
         """images [B, 3, H, W], text_ids [B, 1+K, T] → the `Embeddings` ``objective`` needs."""
-        grounded = objective.grounding or objective.exclusivity
-        out = self.encode_image(images, return_feat=grounded, return_attn=objective.affinity)
+        out = self.encode_image(images, return_feat=objective.needs_groups, return_attn=objective.affinity)
         maps = out.seg_maps().flatten(2) if objective.affinity else None  # [B, G, N]
         return Embeddings(out.image_x, self.encode_text(text_ids), out.image_feat, maps)
 
@@ -162,7 +161,7 @@ class GroupViT(nn.Module):
             loss_ml = multi_label_contrastive_loss(emb.image_x[:, None], text_ml, ml_scale)
             loss_ml = loss_ml * self.config.multi_label_loss_weight
             loss = loss + loss_ml
-            if objective.grounding or objective.exclusivity:
+            if objective.needs_groups:
                 if emb.group_x is None or prompt_valid is None:
                     raise ValueError("the grounding terms need group_x and prompt_valid")
                 loss_ground = torch.zeros((), device=loss.device)
@@ -188,8 +187,7 @@ class GroupViT(nn.Module):
                     ) -> dict[str, torch.Tensor | None]:
         """The non-differentiable inputs of `loss` that come from the batch itself."""
         grid = (images.shape[-2] // self.config.patch_size, images.shape[-1] // self.config.patch_size)
-        grounded = objective.grounding or objective.exclusivity
-        return {"prompt_valid": prompt_mask(text_ids) if grounded else None,
+        return {"prompt_valid": prompt_mask(text_ids) if objective.needs_groups else None,
                 "colours": patch_colours(images, grid) if objective.affinity else None}
 
     def forward(self, images: torch.Tensor, text_ids: torch.Tensor, objective: Objective = PAPER

@@ -71,6 +71,11 @@ class Objective:
         return self.name == "grounded" and self.exclusivity_weight > 0
 
     @property
+    def needs_groups(self) -> bool:
+        """Whether a term reads the per-group embeddings (grounding or exclusivity)."""
+        return self.grounding or self.exclusivity
+
+    @property
     def affinity(self) -> bool:
         return self.name == "grounded" and self.affinity_weight > 0
 
