@@ -65,7 +65,26 @@ def get_budget(name: str) -> Budget:
         raise CocuError(f"unknown budget {name!r}; known: {', '.join(BUDGETS)}") from None
 
 
-class SyntheticPipeline:
+class ExperimentLayout:
+    """The folder layout both experiment drivers share (``root`` set by the subclass)::
+
+    root/emb/index_<modality>.faiss, root/curation/<expansion-ranking-nN>/
+    """
+
+    root: Path
+
+    @property
+    def emb_dir(self) -> Path:
+        return self.root / "emb"
+
+    def index_path(self, modality: str) -> Path:
+        return self.emb_dir / f"index_{modality}.faiss"
+
+    def curation_dir(self, regime: Regime) -> Path:
+        return self.root / "curation" / regime.curation_key
+
+
+class SyntheticPipeline(ExperimentLayout):
     """Cached steps from synthetic world to evaluated GroupViT runs (see module docstring)."""
 
     def __init__(self, root: str | Path, budget: Budget, *, world_seed: int = 0,
@@ -99,16 +118,6 @@ class SyntheticPipeline:
     @property
     def clip_path(self) -> Path:
         return self.root / "clip" / "clip.pt"
-
-    @property
-    def emb_dir(self) -> Path:
-        return self.root / "emb"
-
-    def index_path(self, modality: str) -> Path:
-        return self.emb_dir / f"index_{modality}.faiss"
-
-    def curation_dir(self, regime: Regime) -> Path:
-        return self.root / "curation" / regime.curation_key
 
     def run_key(self, regime: Regime) -> str:
         """What is trained: the regime's prompts, plus the objective unless it is the paper's."""

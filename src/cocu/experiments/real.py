@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from cocu.errors import CocuError
+from cocu.experiments.pipeline import ExperimentLayout
 from cocu.experiments.recipe import Recipe
 from cocu.experiments.regimes import REGIMES, Regime
 from cocu.utils.io import write_json
@@ -82,7 +83,7 @@ def resolve_clip(spec: str, weights: str | None, default_model: str) -> tuple[st
                     "(or give the weights file itself as --clip)")
 
 
-class RealExperiment:
+class RealExperiment(ExperimentLayout):
     """Cached steps from webdataset shards to the eight-benchmark tables (see module docstring)."""
 
     def __init__(self, out: str | Path, *, shards: str, clip: str, data_root: str | Path,
@@ -113,16 +114,6 @@ class RealExperiment:
     @property
     def vocab_path(self) -> Path:
         return Path(self.vocab_file) if self.vocab_file else self.root / "vocab.txt"
-
-    @property
-    def emb_dir(self) -> Path:
-        return self.root / "emb"
-
-    def index_path(self, modality: str) -> Path:
-        return self.emb_dir / f"index_{modality}.faiss"
-
-    def curation_dir(self, regime: Regime) -> Path:
-        return self.root / "curation" / regime.curation_key
 
     def run_dir(self, regime: Regime, seed: int) -> Path:
         return self.root / "runs" / f"{regime.run_key}-s{seed}"
