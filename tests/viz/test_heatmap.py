@@ -215,7 +215,7 @@ def test_cli_heatmap_compare_with_mask_and_vocab(tmp_path, monkeypatch, capsys, 
     from PIL import Image
 
     from cocu import cli
-    from cocu.viz import commands
+    from cocu.cli import viz as commands
 
     VOCAB["a photo of a lawn."] = 3   # lawn = grass's embedding
     seg = [[[1.0, 1.0], [0.0, 0.0]], [[0.0, 0.0], [1.0, 1.0]]]
@@ -248,7 +248,7 @@ def test_cli_heatmap_user_errors(tmp_path, monkeypatch, capsys, fake_tok):
     from PIL import Image
 
     from cocu import cli
-    from cocu.viz import commands
+    from cocu.cli import viz as commands
 
     monkeypatch.setattr(commands, "_load_model", lambda path, device: FakeGroupViT(S, E, TABLE))
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "img.png")

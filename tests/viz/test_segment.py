@@ -13,7 +13,7 @@ from PIL import Image
 from cocu import cli
 from cocu.errors import CocuError
 from cocu.models.tokenizer import tokenize
-from cocu.viz import commands
+from cocu.cli import viz as commands
 from cocu.viz.segment import parse_labels, segment_image
 
 LABELS = ["cat", "sofa", "floor"]

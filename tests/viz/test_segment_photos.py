@@ -13,7 +13,7 @@ from skimage import data as skdata
 
 from cocu import cli
 from cocu.models import create_model
-from cocu.viz import commands
+from cocu.cli import viz as commands
 from cocu.viz.segment import PhotoSegmenter, bilinear_strips, segment_image, upsample_argmax
 from tests.viz.test_segment import ColourGroupModel
 

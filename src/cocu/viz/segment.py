@@ -96,6 +96,18 @@ def default_protocol(model: torch.nn.Module) -> Any:
                     source="cocu segment: short side and window from the model's input size")
 
 
+def protocol_for(model: Any, short_side: int | None, window: int | None) -> Any:
+    """:func:`default_protocol` with another short side and/or window (None keeps the defaults)."""
+    base = default_protocol(model)
+    if not short_side and not window:
+        return base
+    short = short_side or base.img_scale[1]
+    crop = window or (short if short_side else base.crop)
+    if short < 1 or crop < 1:
+        raise CocuError("--short-side and --window must be positive")
+    return base.with_(img_scale=(max(2048, 4 * short), short), crop=crop, stride=max(1, crop // 2))
+
+
 # ----------------------------------------------------------------------------------- upsampling
 def _interp_matrix(n_in: int, n_out: int) -> torch.Tensor:
     """[n_out, n_in] weights of 1-D bilinear resizing (half-pixel centres), the weights

@@ -1,4 +1,4 @@
-"""CLI commands of the `eval` stage (registered by cocu.cli)."""
+"""CLI commands of the `eval` stage."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from cocu.errors import CocuError
-from cocu.utils.checks import float_at_least, int_at_least
+from cocu.cli.flags import add_checkpoint, add_device, float_at_least, int_at_least
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -92,8 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "Real benchmarks: voc, context, coco_object, imagenet_s50, imagenet_s300, "
                     "cityscapes, ade20k, coco_stuff (also context59); synthetic splits from "
                     "`cocu synth` via --benchmark-dir. See docs/DATASETS.md for the layouts.")
-    p.add_argument("--checkpoint", required=True,
-                   help="our .safetensors/.pt, an official GroupViT .pth, or a preset name")
+    add_checkpoint(p)
     p.add_argument("--benchmark", help="benchmark name (voc, context, coco_object, imagenet_s50, "
                    "imagenet_s300, cityscapes, ade20k, coco_stuff, context59, voc_like, ade_like), "
                    "or a suite: all (the paper's eight, one table with the average), object, "
@@ -117,5 +116,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--short-side", type=int_at_least(1), help="override the test-time resize (short side)")
     p.add_argument("--window-batch", type=int_at_least(1), default=16,
                    help="windows per forward pass (default 16)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 … (default auto)")
+    add_device(p)
     p.set_defaults(func=_eval)

@@ -1,4 +1,4 @@
-"""CLI commands of the `models` stage (registered by cocu.cli)."""
+"""CLI commands of the `models` stage."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CLI commands of the `viz` stage (registered by cocu.cli): ``cocu segment``, ``cocu serve``, ``cocu heatmap``."""
+"""CLI commands of the `viz` stage: ``cocu segment``, ``cocu serve``, ``cocu heatmap``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cocu.errors import CocuError
-from cocu.utils.checks import float_at_least, int_at_least
+from cocu.cli.flags import add_checkpoint, add_device, add_vocab, float_at_least, int_at_least
 from cocu.utils.io import check_output
 
 
@@ -28,29 +28,15 @@ def _fmt(x: float | None) -> str:
 # ----------------------------------------------------------------------------- segment
 
 
-def segment_protocol(model: Any, short_side: int | None, window: int | None) -> Any:
-    """`default_protocol` with the CLI's --short-side / --window (None keeps the defaults)."""
-    from cocu.viz.segment import default_protocol
-
-    base = default_protocol(model)
-    if not short_side and not window:
-        return base
-    short = short_side or base.img_scale[1]
-    crop = window or (short if short_side else base.crop)
-    if short < 1 or crop < 1:
-        raise CocuError("--short-side and --window must be positive")
-    return base.with_(img_scale=(max(2048, 4 * short), short), crop=crop, stride=max(1, crop // 2))
-
-
 def run_segment(args: argparse.Namespace) -> int:
     from cocu.data.images import list_images
-    from cocu.viz.segment import PhotoSegmenter, segment_images
+    from cocu.viz.segment import PhotoSegmenter, protocol_for, segment_images
 
     check_output(args.out, "dir", "--out")
     files = list_images(args.images)  # bad paths fail before the model loads
     model = _load_model(args.checkpoint, args.device)
     segmenter = PhotoSegmenter(model, args.labels, args.background_threshold,
-                               protocol=segment_protocol(model, args.short_side, args.window), pamr=args.pamr)
+                               protocol=protocol_for(model, args.short_side, args.window), pamr=args.pamr)
     items = segment_images(segmenter, files, args.out, skip_existing=args.skip_existing,
                            overlay_max_side=args.overlay_max_side, alpha=args.alpha, keep_results=True)
     if len(items) == 1 and items[0].error:
@@ -199,8 +185,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "OUT/<stem>_segment.json (per-label pixel share and image score).")
     p.add_argument("images", nargs="+", metavar="IMAGE",
                    help="image files, folders of images and/or globs such as 'photos/*.jpg'")
-    p.add_argument("--checkpoint", required=True,
-                   help="checkpoint (.pt/.safetensors/official .pth/Hugging Face folder) or preset name")
+    add_checkpoint(p)
     p.add_argument("--labels", required=True, help='comma-separated label words, e.g. "cat, sofa, floor"')
     p.add_argument("--background-threshold", type=float_at_least(0), default=None, metavar="T",
                    help="pixels whose best class score is under T become background (e.g. 0.95 as for VOC)")
@@ -214,18 +199,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--window", type=int_at_least(1), default=None,
                    help="sliding window size (with --short-side; default: the short side)")
     p.add_argument("--skip-existing", action="store_true", help="skip images whose JSON is already in --out")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
+    add_device(p)
     p.set_defaults(func=run_segment)
 
     v = sub.add_parser("serve", help="local web page: drop a photo, type labels, see mask, overlay and heatmap",
                        description="Serve a web page on this machine where you drop a photo, type label words "
                        "(and optionally a concept) and see the overlay with a legend, the mask and the concept's "
                        "activation map. Listens on 127.0.0.1 unless --host says otherwise.")
-    v.add_argument("--checkpoint", required=True,
-                   help="checkpoint (.pt/.safetensors/official .pth/Hugging Face folder) or preset name")
+    add_checkpoint(v)
     v.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 = any free port)")
     v.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    v.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
+    add_device(v)
     v.set_defaults(func=run_serve)
 
     h = sub.add_parser("heatmap", help="concept activation maps of an image, for one or two checkpoints",
@@ -234,7 +218,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "with two scores per concept: region contrast (needs --mask/--mask-class) and "
                        "synonym consistency (synonyms from the vocabulary, or written as dog|puppy|kuvasz).")
     h.add_argument("image", help="image file")
-    h.add_argument("--checkpoint", required=True, help="first checkpoint (or preset name)")
+    add_checkpoint(h, help="first checkpoint (or preset name)")
     h.add_argument("--compare", default=None, help="second checkpoint to show beside the first")
     h.add_argument("--name", default=None, help="row label of --checkpoint (default: file stem)")
     h.add_argument("--compare-name", default=None, help="row label of --compare (default: file stem)")
@@ -243,11 +227,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--mask", default=None, help="label mask PNG of the image (palette or greyscale ids)")
     h.add_argument("--mask-class", default=None, metavar="ID",
                    help="class id of the concepts' true region in --mask: one id for all, or one per concept (3,3,12)")
-    h.add_argument("--vocab", default=None, help="vocabulary file for synonyms (default: the packaged vocabulary)")
+    add_vocab(h, help="vocabulary file for synonyms (default: the packaged vocabulary)")
     h.add_argument("--no-synonyms", action="store_true", help="do not look synonyms up in a vocabulary")
     h.add_argument("--scale", choices=("map", "row", "global"), default="map",
                    help="colour limits per map (default), per checkpoint, or one for all")
     h.add_argument("--input-size", type=int_at_least(1), default=None, help="model input short side (default: its training size)")
     h.add_argument("--out", default="heatmap.png", help="figure path (scores go to the same name .json)")
-    h.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
+    add_device(h)
     h.set_defaults(func=run_heatmap)

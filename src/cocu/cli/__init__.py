@@ -1,8 +1,9 @@
 """The single command-line entry point: ``cocu <command> [options]``.
 
-Each pipeline stage defines its commands in ``<stage>/commands.py`` with a
-``register(subparsers)`` function; every registered command sets ``func`` to a
-callable taking the parsed ``argparse.Namespace`` and returning an exit code.
+One module per pipeline stage (``cocu.cli.<stage>``) with a ``register(subparsers)``
+function; every registered command sets ``func`` to a callable taking the parsed
+``argparse.Namespace`` and returning an exit code. Flags several commands share live in
+:mod:`cocu.cli.flags`. Only this package imports argparse; the stages are plain libraries.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from cocu import __version__
 from cocu.errors import CocuError
 
 COMMAND_MODULES = (
-    "cocu.data.commands",
-    "cocu.models.commands",
-    "cocu.curation.commands",
-    "cocu.train.commands",
-    "cocu.eval.commands",
-    "cocu.viz.commands",
-    "cocu.experiments.commands",
+    "cocu.cli.data",
+    "cocu.cli.models",
+    "cocu.cli.curation",
+    "cocu.cli.train",
+    "cocu.cli.eval",
+    "cocu.cli.viz",
+    "cocu.cli.experiments",
 )
 
 

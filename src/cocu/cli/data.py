@@ -1,4 +1,4 @@
-"""CLI commands of the `data` stage (registered by cocu.cli)."""
+"""CLI commands of the `data` stage."""
 
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from cocu.cli.flags import add_device, add_vocab
+
 
 def _budget(args: argparse.Namespace):
     from cocu.experiments.pipeline import get_budget
@@ -84,7 +86,7 @@ def _common(p: argparse.ArgumentParser, budget: str) -> None:
                    help=f"data/compute preset per model (default: {budget})")
     p.add_argument("--train-samples", type=int, help="override: images seen per training run")
     p.add_argument("--num-train", type=int, help="override: synthetic training images")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:i]")
+    add_device(p)
     p.add_argument("--objective", nargs="+", choices=("grounded", "paper"), default=["grounded"],
                    help="training objective(s): grounded (default; cocu.models.objective) and/or paper "
                         "(GroupViT's); several run side by side, the pictures show the first")
@@ -128,7 +130,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--data-root", help="folder holding the eight benchmarks (docs/DATASETS.md)")
     r.add_argument("--recipe", help="training recipe: cc3m (default), "
                    "cc3m_cc12m_yfcc14m, smoke, or a JSON file (configs/recipes/)")
-    r.add_argument("--vocab", help="vocabulary file (default: the shipped one)")
+    add_vocab(r)
     r.add_argument("--benchmarks", help="suite or comma list (default: the recipe's, all eight)")
     r.add_argument("--gpus", type=int, default=1,
                    help="processes per training run; > 1 launches torchrun (default 1)")

@@ -1,4 +1,4 @@
-"""CLI commands of the `curation` stage (registered by cocu.cli):
+"""CLI commands of the `curation` stage:
 ``train-clip``, ``embed``, ``index``, ``curate`` and ``curation-report``."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 from cocu.errors import CocuError
-from cocu.utils.checks import float_above, float_at_least, int_at_least
+from cocu.cli.flags import (add_device, add_extraction, add_shard_flags, add_vocab, float_above, float_at_least,
+                             int_at_least)
 
 
 def _vocab(path: str | None, extraction: str = "longest"):
@@ -17,26 +18,7 @@ def _vocab(path: str | None, extraction: str = "longest"):
     return Vocabulary.from_file(path, extraction) if path else Vocabulary.default(extraction)
 
 
-def _extraction_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--extraction", choices=["longest", "official"], default="longest",
-                   help="concepts of a caption: longest whole-word matches (default), or the official "
-                        "CoCu semantics (every n-gram ≤ 4, substring membership in curation)")
-
-
-def _shard_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--shard-index", type=int_at_least(0), default=0, help="this worker's index (0-based)")
-    p.add_argument("--num-shards", type=int_at_least(1), default=1, help="number of workers sharing the shards")
-    p.add_argument("--engine", choices=["local", "spark"], default="local",
-                   help="spark: run the shards as Spark tasks (README: running on a cluster)")
-    p.add_argument("--spark-master", default=None,
-                   help="Spark master URL (default: spark-submit's, else local[*])")
-    p.add_argument("--partitions", type=int_at_least(1), default=None,
-                   help="Spark tasks (default: per shard / core)")
-
-
 def _check_engine(args: argparse.Namespace) -> None:
-    from cocu.errors import CocuError
-
     if args.engine == "spark" and (args.shard_index or args.num_shards != 1):
         raise CocuError("--engine spark splits the shards itself; drop --shard-index/--num-shards")
 
@@ -44,7 +26,6 @@ def _check_engine(args: argparse.Namespace) -> None:
 def cmd_train_clip(args: argparse.Namespace) -> int:
     from cocu.curation.clip_small import train_clip
     from cocu.data.shards import list_shards
-
     from cocu.utils.io import check_output
 
     check_output(args.out, "file", "--out")
@@ -63,19 +44,21 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from cocu.curation.clip_small import load_clip
     from cocu.curation.embed import embed_shards
     from cocu.data.shards import list_shards
+    from cocu.utils.device import resolve_device
 
     _check_engine(args)
+    device = str(resolve_device(args.device))
     if args.engine == "spark":
         from cocu.curation.distributed import embed_spark
 
         r = embed_spark(list_shards(args.shards), args.out, args.model, pretrained=args.pretrained,
-                        device=args.device, captions=args.captions, vocab_path=args.vocab,
+                        device=device, captions=args.captions, vocab_path=args.vocab,
                         use_vocab=args.default_vocab, extraction=args.extraction,
                         batch_size=args.batch_size, master=args.spark_master, partitions=args.partitions)
         print(f"embedded {len(r.done)} shards ({r.samples} samples, {r.corrupt} corrupt skipped); "
               f"{len(r.skipped)} already done")
         return 0
-    enc = load_clip(args.model, args.pretrained, args.device)
+    enc = load_clip(args.model, args.pretrained, device)
     enc.batch_size = args.batch_size
     r = embed_shards(list_shards(args.shards), args.out, enc, captions=args.captions,
                      vocab=_vocab(args.vocab, args.extraction) if (args.vocab or args.default_vocab) else None,
@@ -164,8 +147,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add this stage's sub-commands to ``sub``."""
+def _register_train_clip(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-clip", help="train the small curator CLIP on complete captions")
     p.add_argument("--shards", required=True, help="training shards (folder, glob or brace pattern)")
     p.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
@@ -178,21 +160,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="torch CPU threads (1 is much faster than 2 on a busy 2-core machine)")
     p.set_defaults(func=cmd_train_clip)
 
+
+def _register_embed(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("embed", help="CLIP image/caption embeddings of shards (clip-retrieval layout)")
     p.add_argument("--shards", required=True)
     p.add_argument("--out", required=True, help="embedding folder")
     p.add_argument("--model", required=True, help="small-CLIP checkpoint or open_clip name (ViT-B-16)")
     p.add_argument("--pretrained", default=None, help="open_clip weights: local file or cached tag")
     p.add_argument("--captions", action="store_true", help="also embed captions (for --expansion language)")
-    p.add_argument("--vocab", default=None,
-                   help="vocabulary file or official gallery .json: store per-sample concept ids")
+    add_vocab(p, help="vocabulary file or official gallery .json: store per-sample concept ids")
     p.add_argument("--default-vocab", action="store_true", help="store concept ids of the default vocabulary")
-    _extraction_flag(p)
+    add_extraction(p)
     p.add_argument("--batch-size", type=int_at_least(1), default=256)
-    p.add_argument("--device", default="cpu")
-    _shard_flags(p)
+    add_device(p)
+    add_shard_flags(p)
     p.set_defaults(func=cmd_embed)
 
+
+def _register_index(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("index", help="FAISS inner-product index over an embedding folder")
     p.add_argument("--emb", required=True, help="embedding folder")
     p.add_argument("--out", default=None, help="index file (default EMB/index/<modality>.index)")
@@ -210,14 +195,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="build the corpus's kNN graph (EMB/index/img.knn.npy) for vision curation")
     p.set_defaults(func=cmd_index)
 
+
+def _register_curate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("curate", help="CoCu concept curation: a sidecar parquet per shard")
     p.add_argument("--emb", required=True, help="embedding folder of the anchors (and corpus)")
     p.add_argument("--index", default=None, help="FAISS index or kNN graph (default EMB/index/img.knn.npy if "
                    "built, else EMB/index/{img,text}.index)")
     p.add_argument("--out", required=True, help="curation folder")
-    p.add_argument("--vocab", default=None,
-                   help="vocabulary file or official gallery .json (default: the packaged one)")
-    _extraction_flag(p)
+    add_vocab(p)
+    add_extraction(p)
     p.add_argument("--expansion", choices=["vision", "language"], default="vision",
                    help="② vision-driven (image kNN) or ① language-driven (image→caption kNN)")
     p.add_argument("--ranking", choices=["naive", "t2v"], default="t2v",
@@ -233,13 +219,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", default=None, metavar="SHARDS",
                    help="afterwards, print concept precision/recall against these shards' true classes")
     p.add_argument("--k", type=int_at_least(1), default=3, help="top-k concepts evaluated by --report")
-    _shard_flags(p)
+    add_shard_flags(p)
     p.set_defaults(func=cmd_curate)
 
+
+def _register_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("curation-report", help="curated-concept precision/recall per expansion, ranking, N")
     p.add_argument("--emb", required=True, help="embedding folder with img and text embeddings")
     p.add_argument("--shards", required=True, help="the synthetic world's shards (true classes in KEY.json)")
-    p.add_argument("--vocab", default=None)
+    add_vocab(p)
     p.add_argument("--model", default=None, help="text encoder (default: the one in EMB/embed.json)")
     p.add_argument("--neighbours", type=int_at_least(1), nargs="+", default=[8, 16, 32])
     p.add_argument("--expansions", nargs="+", default=["language", "vision"])
@@ -247,3 +235,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--k", type=int_at_least(1), default=3)
     p.add_argument("--out", default=None, help="save the rows as JSON here")
     p.set_defaults(func=cmd_report)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``train-clip``, ``embed``, ``index``, ``curate`` and ``curation-report`` to ``sub``."""
+    for add in (_register_train_clip, _register_embed, _register_index, _register_curate, _register_report):
+        add(sub)
