@@ -8,27 +8,18 @@ import torch
 from PIL import Image
 
 from cocu.data.templates import GROUPVIT_EVAL_TEMPLATES, IMAGENET_TEMPLATES, format_prompt
-from cocu.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform, train_transform
+from cocu.data.transforms import train_transform
 
 
 def test_templates():
     assert len(IMAGENET_TEMPLATES) == 80 and len(set(IMAGENET_TEMPLATES)) == 80
     assert all(t.count("{}") == 1 for t in IMAGENET_TEMPLATES)
     assert "itap of a {}." in IMAGENET_TEMPLATES and "a photo of many {}." in IMAGENET_TEMPLATES
-    assert GROUPVIT_EVAL_TEMPLATES == ["a photo of a {}."]
+    assert GROUPVIT_EVAL_TEMPLATES == ("a photo of a {}.",)
     assert format_prompt(GROUPVIT_EVAL_TEMPLATES[0], " race car ") == "a photo of a race car."
     assert format_prompt("the {} in a video game.", "dog") == "the dog in a video game."
     with pytest.raises(ValueError):
         format_prompt("no placeholder", "dog")
-
-
-def test_eval_transform_normalises_with_clip_stats():
-    img = Image.new("RGB", (96, 64), (255, 0, 128))
-    x = eval_transform(32)(img)
-    assert x.shape == (3, 32, 32) and x.dtype == torch.float32
-    expected = [(255 / 255 - IMAGENET_MEAN[0]) / IMAGENET_STD[0], (0 - IMAGENET_MEAN[1]) / IMAGENET_STD[1],
-                (128 / 255 - IMAGENET_MEAN[2]) / IMAGENET_STD[2]]
-    assert torch.allclose(x[:, 16, 16], torch.tensor(expected), atol=1e-4)
 
 
 def test_train_transform_is_mild_and_flips():

@@ -39,9 +39,9 @@ def world(tmp_path_factory):
 
 
 def _smoke_path():
-    from cocu.experiments.recipe import recipes_dir
+    from cocu.utils.configs import shipped_dir
 
-    return recipes_dir() / "smoke.json"
+    return shipped_dir("recipes") / "smoke.json"
 
 
 def _args(world, kind, out, *extra):

@@ -36,12 +36,19 @@ def test_official_preset_state_dict_equals_reference_line_for_line():
     assert sum(p.numel() for p in model.parameters()) == 55_726_610
 
 
-def test_preset_json_files_match_the_registry():
+def test_presets_are_the_json_files(tmp_path):
     folder = ROOT / "configs" / "models"
+    assert list_presets() == sorted(p.stem for p in folder.glob("*.json"))
     for name in list_presets():
         data = json.loads((folder / f"{name}.json").read_text())
-        assert GroupViTConfig.from_dict(data) == get_config(name), name
-    assert get_config(str(folder / "groupvit_tiny.json")) == get_config("groupvit_tiny")
+        assert "name" not in data and "fused_attention" not in data, name  # architecture only
+        assert get_config(name) == GroupViTConfig(name=name, **data), name
+    tiny = get_config("groupvit_tiny")
+    assert (tiny.image_size, tiny.patch_size, tiny.num_output_groups, tiny.embed_dim) == (64, 8, [16, 4], 128)
+    assert GroupViTConfig().fused_attention and tiny.fused_attention  # speed knobs keep their defaults
+    own = tmp_path / "mine.json"  # a user's file may set anything, speed knobs included
+    own.write_text(json.dumps({**tiny.to_dict(), "name": "mine", "use_checkpoint": True}))
+    assert get_config(str(own)) == tiny.replace(name="mine", use_checkpoint=True)
 
 
 def test_config_errors_are_clear():

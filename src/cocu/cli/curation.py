@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from cocu.errors import CocuError
 from cocu.cli.flags import (add_device, add_extraction, add_shard_flags, add_vocab, float_above, float_at_least,

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cocu.data.templates import CURATION_PROMPT
 from cocu.errors import CocuError
 from cocu.utils.io import atomic_path
 from cocu.utils.progress import progress
@@ -252,7 +253,7 @@ def evaluate_clip(model, images: torch.Tensor, captions: list[str], metas: list[
     classes = sorted({c for m in metas for c in m.get("classes", [])})
     out = {"i2t_recall@1": r1, "i2t_recall@5": r5, "n": len(captions)}
     if classes:
-        tc = F.normalize(encode_text_trimmed(model, tok([f"a photo of a {c}" for c in classes])), dim=-1)
+        tc = F.normalize(encode_text_trimmed(model, tok([CURATION_PROMPT.format(c) for c in classes])), dim=-1)
         cs = v @ tc.T
         rec = []
         for i, m in enumerate(metas):

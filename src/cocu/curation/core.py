@@ -27,6 +27,15 @@ import numpy as np
 RANKINGS = ("naive", "t2v")
 
 
+def concat_indptr(indptrs: list[np.ndarray]) -> np.ndarray:
+    """Row pointers of CSR blocks stacked row-wise: int64 [1 + total rows]."""
+    out, offset = [np.zeros(1, dtype=np.int64)], 0
+    for indptr in indptrs:
+        out.append(np.asarray(indptr[1:], dtype=np.int64) + offset)
+        offset += int(indptr[-1])
+    return np.concatenate(out)
+
+
 @dataclass(frozen=True)
 class ConceptLists:
     """Concept ids per image in CSR form: image ``i`` names ``ids[indptr[i]:indptr[i+1]]``.
@@ -52,11 +61,7 @@ class ConceptLists:
         """Concatenate image-wise (shard after shard)."""
         if not parts:
             return cls(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32))
-        offs, indptrs = 0, [np.zeros(1, dtype=np.int64)]
-        for p in parts:
-            indptrs.append(p.indptr[1:] + offs)
-            offs += int(p.indptr[-1])
-        return cls(np.concatenate(indptrs), np.concatenate([p.ids for p in parts]).astype(np.int32))
+        return cls(concat_indptr([p.indptr for p in parts]), np.concatenate([p.ids for p in parts]).astype(np.int32))
 
     def __len__(self) -> int:
         return len(self.indptr) - 1

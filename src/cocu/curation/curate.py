@@ -25,11 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cocu.curation.core import (RANKINGS, ConceptLists, cluster_archive, curate_block,
+from cocu.curation.core import (RANKINGS, ConceptLists, cluster_archive, concat_indptr, curate_block,
                                 drop_anchor, reference_similarities)
 from cocu.curation.embstore import EmbeddingStore, vocab_hash
 from cocu.curation.index import KnnGraph, load_index
 from cocu.curation.sidecar import MANIFEST, read_manifest, write_sidecar
+from cocu.data.templates import CURATION_PROMPT
 from cocu.errors import CocuError
 from cocu.utils.checks import require
 from cocu.utils.io import atomic_path, check_output, write_json
@@ -38,7 +39,6 @@ from cocu.utils.progress import progress
 log = logging.getLogger(__name__)
 
 EXPANSIONS = {"vision": "img", "language": "text"}
-PROMPT = "a photo of a {}"
 
 
 def concept_prompts(vocab, prompt: str = "canonical") -> tuple[list[str], np.ndarray]:
@@ -46,7 +46,7 @@ def concept_prompts(vocab, prompt: str = "canonical") -> tuple[list[str], np.nda
     texts, owner = [], []
     for cid in range(len(vocab)):
         names = vocab.synonyms(cid) if prompt == "synonyms" else [vocab.concepts[cid]]
-        texts += [PROMPT.format(n) for n in names]
+        texts += [CURATION_PROMPT.format(n) for n in names]
         owner += [cid] * len(names)
     return texts, np.asarray(owner)
 
@@ -145,11 +145,9 @@ def curate_arrays(anchor_emb: np.ndarray, index, corpus: Corpus, concept_emb: np
             hits = drop_anchor(hits, anchor_ids[s:s + len(a)], n)
         parts.append(curate_block(a, hits, corpus.concepts, corpus.ref_sims, concept_emb,
                                   ranking=settings.ranking, explicit=corpus.explicit))
-    indptr = np.concatenate([[0]] + [p.indptr[1:] + off for p, off in
-                                     zip(parts, np.cumsum([0] + [p.indptr[-1] for p in parts])[:-1])])
     cat = {name: np.concatenate([getattr(p, name) for p in parts]) if parts else np.zeros(0)
            for name in ("concept_ids", "s_a", "s_b", "score", "n_refs")}
-    cat["indptr"] = indptr.astype(np.int64)
+    cat["indptr"] = indptr = concat_indptr([p.indptr for p in parts])
     cluster = np.full(len(cat["concept_ids"]), -1, dtype=np.int32)
     if settings.clusters:
         from threadpoolctl import threadpool_limits

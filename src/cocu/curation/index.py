@@ -177,13 +177,6 @@ class QuerySample:
                 "queries": len(self.ids)}
 
 
-def measure_recall(index: faiss.Index, store: EmbeddingStore, k: int, n_queries: int,
-                   modality: str = "img", seed: int = 0) -> dict:
-    """recall@k of ``index`` vs exact search, for random image queries from the store."""
-    sample = QuerySample.draw(store, k, n_queries, modality, seed)
-    return sample.recall(index.search(sample.vectors, k)[1])
-
-
 def gather_rows(store: EmbeddingStore, ids: np.ndarray, modality: str = "img") -> np.ndarray:
     """float32 rows of the given sorted global ids."""
     offs = store.offsets

@@ -88,7 +88,11 @@ IMAGENET_TEMPLATES: list[str] = [
 ]
 
 # GroupViT's zero-shot segmentation configs use a single template.
-GROUPVIT_EVAL_TEMPLATES: list[str] = ["a photo of a {}."]
+GROUPVIT_EVAL_TEMPLATES: tuple[str, ...] = ("a photo of a {}.",)
+
+# CoCu's concept prompt for t_c in curation (the official code writes it without a full stop),
+# also used to score the curator CLIP's zero-shot classification.
+CURATION_PROMPT = "a photo of a {}"
 
 
 def format_prompt(template: str, name: str) -> str:

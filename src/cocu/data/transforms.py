@@ -1,7 +1,8 @@
-"""Image transforms for training and evaluation (torchvision).
+"""Training image transforms (torchvision) and the one home of the normalisation constants.
 
-GroupViT normalises with the ImageNet mean/std (its `img_norm_cfg`), in training and in
-evaluation alike, so ours do too; the CLIP constants are kept for CLIP encoders.
+GroupViT normalises with the ImageNet mean/std (its ``img_norm_cfg``), in training and in
+evaluation alike. Training works on [0, 1] tensors (torchvision); evaluation follows mmseg on
+[0, 255] pixels, whose config literals are kept as written so results match mmseg bit for bit.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ import math
 
 from torchvision import transforms as T
 
-CLIP_MEAN: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)      # on [0, 1]
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+IMAGENET_MEAN_255: tuple[float, float, float] = (123.675, 116.28, 103.53)  # on [0, 255] (mmseg)
+IMAGENET_STD_255: tuple[float, float, float] = (58.395, 57.12, 57.375)
 
 
 TRAIN_CROP_SCALE: tuple[float, float] = (0.9, 1.0)
@@ -40,13 +41,3 @@ def train_transform(size: int, scale: tuple[float, float] = TRAIN_CROP_SCALE, hf
         ops.append(T.RandomHorizontalFlip())
     ops += [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
     return T.Compose(ops)
-
-
-def eval_transform(size: int) -> T.Compose:
-    """PIL image -> float tensor [3, size, size]: resize short side, centre crop, ImageNet normalisation."""
-    return T.Compose([
-        T.Resize(size, interpolation=T.InterpolationMode.BICUBIC),
-        T.CenterCrop(size),
-        T.ToTensor(),
-        T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ])

@@ -22,9 +22,8 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from cocu.errors import CocuError
-from cocu.eval.transforms import IMAGENET_MEAN, IMAGENET_STD
-
-GROUPVIT_TEMPLATES: tuple[str, ...] = ("a photo of a {}.",)
+from cocu.data.templates import GROUPVIT_EVAL_TEMPLATES
+from cocu.data.transforms import IMAGENET_MEAN_255, IMAGENET_STD_255
 
 # TCL's "custom" set: GroupViT's 7 "subset" ImageNet templates + 2 (khanrc/tcl datasets/templates.py)
 TCL_TEMPLATES: tuple[str, ...] = (
@@ -50,11 +49,11 @@ class Protocol:
     crop: int = 448
     stride: int = 224
     bg_thresh: float | None = None
-    templates: tuple[str, ...] = GROUPVIT_TEMPLATES
+    templates: tuple[str, ...] = GROUPVIT_EVAL_TEMPLATES
     topk: int = 5
     pamr: bool = False
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
+    mean: tuple[float, float, float] = IMAGENET_MEAN_255
+    std: tuple[float, float, float] = IMAGENET_STD_255
     source: str = ""
 
     def __post_init__(self) -> None:

@@ -33,7 +33,8 @@ from PIL import Image
 
 from cocu.errors import CocuError
 from cocu.eval.pamr import pamr as pamr_refine
-from cocu.eval.protocol import GROUPVIT_TEMPLATES, Protocol
+from cocu.data.templates import GROUPVIT_EVAL_TEMPLATES
+from cocu.eval.protocol import Protocol
 from cocu.eval.transforms import normalize, rescale_size, resize_uint8
 
 Tokenizer = Callable[[list[str]], torch.Tensor]
@@ -53,7 +54,7 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 
 @torch.no_grad()
 def build_class_embeddings(model: Any, class_names: Sequence[str],
-                           templates: Sequence[str] = GROUPVIT_TEMPLATES, *,
+                           templates: Sequence[str] = GROUPVIT_EVAL_TEMPLATES, *,
                            tokenizer: Tokenizer | None = None, chunk: int = 256,
                            normalize_templates: bool = False) -> torch.Tensor:
     """Class text embeddings ``[N, D]`` (L2-normalised) from ``len(templates)`` prompts per class.

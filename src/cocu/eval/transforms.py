@@ -12,8 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-IMAGENET_MEAN = (123.675, 116.28, 103.53)
-IMAGENET_STD = (58.395, 57.12, 57.375)
+from cocu.data.transforms import IMAGENET_MEAN_255, IMAGENET_STD_255
 
 
 def rescale_size(height: int, width: int, scale: tuple[int, int]) -> tuple[int, int]:
@@ -40,8 +39,8 @@ def resize_uint8(image: np.ndarray | torch.Tensor, size: tuple[int, int]) -> tor
     return torch.floor(y + 0.5).clamp_(0, 255)
 
 
-def normalize(image: torch.Tensor, mean: tuple[float, ...] = IMAGENET_MEAN,
-              std: tuple[float, ...] = IMAGENET_STD) -> torch.Tensor:
+def normalize(image: torch.Tensor, mean: tuple[float, ...] = IMAGENET_MEAN_255,
+              std: tuple[float, ...] = IMAGENET_STD_255) -> torch.Tensor:
     """``(image - mean) / std`` per channel for a float ``[3,H,W]`` image in 0..255."""
     m = torch.tensor(mean, dtype=image.dtype, device=image.device)[:, None, None]
     s = torch.tensor(std, dtype=image.dtype, device=image.device)[:, None, None]

@@ -10,12 +10,12 @@ and ``smoke`` (CPU fixtures).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cocu.errors import CocuError
+from cocu.utils.configs import load_shipped
 
 _KEYS = {"_comment", "train", "global_batch", "device_batch", "clip", "curation", "eval", "benchmarks"}
 _CURATION_KEYS = {"neighbours", "prompt", "exclude_anchor", "index"}
@@ -62,30 +62,9 @@ class Recipe:
         return text + (f", gradient caching in chunks of {chunk}" if chunk else "")
 
 
-def recipes_dir() -> Path:
-    """Where the shipped recipes live (source tree or installed wheel)."""
-    here = Path(__file__).resolve()
-    for cand in (here.parents[3] / "configs" / "recipes", here.parents[1] / "configs" / "recipes"):
-        if cand.is_dir():
-            return cand
-    raise CocuError("recipes folder configs/recipes not found")
-
-
-def available_recipes() -> list[str]:
-    return sorted(p.stem for p in recipes_dir().glob("*.json"))
-
-
 def load_recipe(name_or_path: str | Path) -> Recipe:
     """A shipped recipe by name (``cc3m``) or a JSON file; unknown keys are an error."""
-    path = Path(name_or_path)
-    if path.suffix != ".json":
-        path = recipes_dir() / f"{name_or_path}.json"
-    if not path.is_file():
-        raise CocuError(f"recipe {name_or_path!r} not found (shipped: {', '.join(available_recipes())})")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CocuError(f"recipe {path} is not valid JSON: {exc}") from exc
+    path, data = load_shipped("recipes", name_or_path, "recipe")
     unknown = sorted(set(data) - _KEYS)
     if unknown:
         raise CocuError(f"recipe {path}: unknown keys {unknown}; known: {sorted(_KEYS)}")

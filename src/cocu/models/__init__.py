@@ -3,7 +3,7 @@
 from cocu.models.checkpoint import load_model, load_official_groupvit, save_model
 from cocu.models.config import GroupViTConfig
 from cocu.models.groupvit import GroupViT, GroupViTOutput, ImageOutput, multiply_assignments
-from cocu.models.presets import create_model, get_config, list_presets, register_preset
+from cocu.models.presets import create_model, get_config, list_presets
 from cocu.models.tokenizer import tokenize
 
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "load_model",
     "load_official_groupvit",
     "multiply_assignments",
-    "register_preset",
     "save_model",
     "tokenize",
 ]

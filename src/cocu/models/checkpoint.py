@@ -30,7 +30,7 @@ import torch
 from cocu.errors import CocuError
 from cocu.models.config import GroupViTConfig
 from cocu.models.groupvit import GroupViT
-from cocu.models.presets import _PRESETS, create_model, list_presets
+from cocu.models.presets import create_model, get_config, is_preset, list_presets
 from cocu.models.vision import interpolate_pos_encoding
 from cocu.utils.io import atomic_path
 
@@ -144,9 +144,10 @@ def infer_config(sd: Mapping[str, torch.Tensor], name: str = "inferred") -> Grou
         )
     except (KeyError, IndexError) as exc:
         raise CocuError(f"not a GroupViT state dict: cannot find {exc} (or its shape is wrong)") from exc
-    for preset in _PRESETS.values():
+    for name in list_presets():
+        preset = get_config(name)
         if all(getattr(preset, k) == v for k, v in fields.items()):
-            return preset.replace()
+            return preset
     raise CocuError(
         f"the weights (width {embed}, depths {depths}, text width {fields['text_width']}) match no preset and "
         "the file stores no model config, so the number of attention heads is unknown (shapes cannot tell it); "
@@ -225,8 +226,6 @@ def save_model(model: GroupViT, path: str | os.PathLike, *, metadata: Mapping[st
     return path
 
 
-save_safetensors = save_model
-
 
 def _load_safetensors(path: Path, map_location: str | torch.device,
                       user_cfg: GroupViTConfig | None = None) -> GroupViT:
@@ -270,8 +269,6 @@ def resolve_config(config: GroupViTConfig | str | os.PathLike | None) -> GroupVi
         from cocu.models.official_config import load_official_yaml
 
         return load_official_yaml(text)
-    from cocu.models.presets import get_config
-
     return get_config(text)
 
 
@@ -282,7 +279,7 @@ def load_model(path_or_name: str | os.PathLike, *, map_location: str | torch.dev
     (randomly initialised). ``config`` (see `resolve_config`) gives the architecture of files that
     store none and match no preset. The model is returned in eval mode."""
     path = Path(path_or_name)
-    if not path.exists() and str(path_or_name) in _PRESETS:
+    if not path.exists() and is_preset(str(path_or_name)):
         log.warning("%r is a preset name, not a checkpoint file: the model has RANDOM weights "
                     "(its masks and scores mean nothing)", str(path_or_name))
         return create_model(str(path_or_name)).eval()

@@ -32,7 +32,6 @@ StateDict = dict[str, torch.Tensor]
 CONFIG_NAME = "config.json"
 WEIGHTS_NAMES = ("model.safetensors", "pytorch_model.bin")
 COCU_KEY = "cocu_config"  # our full config, kept in config.json for a lossless round trip
-EXTRA_KEYS = ("multi_label_logit_scale",)
 
 # one tensor ↔ one tensor: {i}, {j} stage/block numbers, {p} weight|bias, {n} 1|2, {rest} any suffix
 _PAIRS = [
@@ -269,18 +268,6 @@ def config_to_hf(cfg: GroupViTConfig) -> dict[str, Any]:
             "assign_eps": cfg.assign_eps, **_VISION_FIXED},
         COCU_KEY: cfg.to_dict(),
     }
-
-
-# ------------------------------------------------------------------------------------ folders
-def is_hf_folder(path: str | os.PathLike) -> bool:
-    """A folder with a config.json of model_type groupvit."""
-    cfg = Path(path) / CONFIG_NAME
-    if not cfg.is_file():
-        return False
-    try:
-        return json.loads(cfg.read_text(encoding="utf-8")).get("model_type") == "groupvit"
-    except (json.JSONDecodeError, OSError, AttributeError):
-        return False
 
 
 def read_hf_folder(path: str | os.PathLike) -> tuple[GroupViTConfig, StateDict]:

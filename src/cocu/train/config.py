@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from cocu.errors import CocuError
 from cocu.models.objective import Objective
 from cocu.utils.checks import require
+from cocu.utils.configs import load_shipped
 
 PROMPT_SOURCES = ("caption", "oracle", "curated")
 SAMPLINGS = ("plain", "cluster")
@@ -139,32 +138,9 @@ class TrainConfig:
         return cls(**d)
 
 
-def presets_dir() -> Path:
-    """Where the JSON presets live (source tree or installed wheel)."""
-    here = Path(__file__).resolve()
-    for cand in (here.parents[3] / "configs" / "train", here.parents[1] / "configs" / "train"):
-        if cand.is_dir():
-            return cand
-    raise CocuError("training presets folder configs/train not found")
-
-
-def available_presets() -> list[str]:
-    """Names of the shipped presets."""
-    return sorted(p.stem for p in presets_dir().glob("*.json"))
-
-
 def load_preset(name_or_path: str) -> dict[str, Any]:
     """Preset values as a dict: a shipped name (``tiny``) or a path to a JSON file."""
-    path = Path(name_or_path)
-    if not path.suffix == ".json":
-        path = presets_dir() / f"{name_or_path}.json"
-    if not path.is_file():
-        raise CocuError(f"training preset {name_or_path!r} not found "
-                        f"(shipped: {', '.join(available_presets())})")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CocuError(f"training preset {path} is not valid JSON: {exc}") from exc
+    _, data = load_shipped("train", name_or_path, "training preset")
     data.pop("_comment", None)
     TrainConfig.from_dict(data)  # check keys early
     return data

@@ -87,10 +87,3 @@ def all_reduce_mean(t: torch.Tensor) -> torch.Tensor:
     return t / dist.get_world_size()
 
 
-def broadcast_object(obj: Any, src: int = 0) -> Any:
-    """``obj`` of rank ``src`` on every rank."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=src)
-    return box[0]

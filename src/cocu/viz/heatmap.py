@@ -20,10 +20,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cocu.data.templates import GROUPVIT_EVAL_TEMPLATES
 from cocu.errors import CocuError
 from cocu.viz.images import ImageLike, load_image
 
-DEFAULT_TEMPLATES = ("a photo of a {}.",)
 
 
 def _to_tensor(x: Any, name: str, ndim: int) -> torch.Tensor:
@@ -160,7 +160,7 @@ def _device(model: torch.nn.Module) -> torch.device:
 
 
 def concept_text_embeddings(model: torch.nn.Module, names: Sequence[str],
-                            templates: Sequence[str] = DEFAULT_TEMPLATES) -> torch.Tensor:
+                            templates: Sequence[str] = GROUPVIT_EVAL_TEMPLATES) -> torch.Tensor:
     """Normalised concept embeddings [C, D], built exactly as the zero-shot segmenter builds
     class embeddings (``cocu.eval.segmenter.build_class_embeddings``)."""
     from cocu.eval.segmenter import build_class_embeddings
@@ -174,7 +174,7 @@ def concept_text_embeddings(model: torch.nn.Module, names: Sequence[str],
 
 @torch.no_grad()
 def concept_activation_maps(model: torch.nn.Module, image: ImageLike, concepts: Sequence[str],
-                            templates: Sequence[str] = DEFAULT_TEMPLATES,
+                            templates: Sequence[str] = GROUPVIT_EVAL_TEMPLATES,
                             input_size: int | None = None, *, mean: Sequence[float] | None = None,
                             std: Sequence[float] | None = None) -> np.ndarray:
     """Activation maps float32 [C, H, W] of ``concepts`` over ``image`` (uint8 [H, W, 3] or path).
@@ -292,7 +292,7 @@ def score_concepts(checkpoint: str, specs: Sequence[ConceptSpec], maps: Mapping[
 
 def compare_heatmaps(models: Mapping[str, torch.nn.Module], image: ImageLike,
                      concepts: Sequence[ConceptSpec | str], mask: np.ndarray | None = None,
-                     templates: Sequence[str] = DEFAULT_TEMPLATES,
+                     templates: Sequence[str] = GROUPVIT_EVAL_TEMPLATES,
                      input_size: int | None = None, *, mean: Sequence[float] | None = None,
                      std: Sequence[float] | None = None) -> HeatmapResult:
     """Maps and scores of ``concepts`` under every model (name → model), on one image.
