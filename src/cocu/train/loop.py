@@ -11,6 +11,10 @@ objective is computed in chunks of M images (see ``gradcache.py``).
 
 No host synchronisation inside a step: losses are kept on the device and copied out every
 ``log_every`` steps, when ``log.jsonl``, TensorBoard and the progress bar are updated.
+
+`_train` reads as the run: inputs checked → model → `Schedule` → `Optimisation` → `resume` →
+`wrap_model` → `make_forward_backward` → data stream → `RunLog` (run_log.py) and `Checkpointer`
+(checkpoint.py) → the ``for batch in batches:`` loop → `_summarise` (``summary.json``).
 """
 
 from __future__ import annotations
