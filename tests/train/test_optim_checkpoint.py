@@ -11,7 +11,8 @@ from timm.scheduler.cosine_lr import CosineLRScheduler
 
 from cocu.errors import CocuError
 from cocu.models import create_model
-from cocu.train.checkpoint import find_latest, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from cocu.train.checkpoint import (TrainCheckpoint, find_latest, load_checkpoint, rng_state, save_checkpoint,
+                                   set_rng_state)
 from cocu.train.config import make_config
 from cocu.train.optim import WarmupCosine, param_groups, scaled_lr
 
@@ -55,6 +56,27 @@ def test_rng_state_round_trip_and_checkpoint_files(tmp_path):
     with pytest.raises(CocuError, match="unreadable"):
         load_checkpoint(tmp_path / "checkpoints" / "b.pt")
     assert not list((tmp_path / "checkpoints").glob("*.tmp"))
+
+
+def test_checkpoint_record_keeps_the_file_format(tmp_path):
+    """The record writes the keys of format cocu-train-1 in their order and reads older files."""
+    values = dict(step=4, epoch=0.5, samples_seen=32, corrupt=1, counts={"corrupt": 1, "missing_curation": 2},
+                  model={"w": torch.ones(2)}, model_name="groupvit_tiny", model_config={"embed_dim": 32},
+                  optimizer={"state": {}}, scheduler={"step": 4}, scaler={}, rng=[rng_state()],
+                  data=[{"n_slots": 1, "positions": {"0": [0, 3]}}], config={"seed": 3})
+    record = TrainCheckpoint(**values)
+    assert list(record.to_dict()) == ["step", "epoch", "samples_seen", "corrupt", "counts", "model", "model_name",
+                                      "model_config", "optimizer", "scheduler", "scaler", "rng", "data", "config"]
+    assert record.to_dict()["model"] is values["model"]  # no copies of the state dicts
+    save_checkpoint(tmp_path / "a.pt", record.to_dict())
+    loaded = load_checkpoint(tmp_path / "a.pt")
+    assert list(loaded) == ["format"] + list(record.to_dict())
+    back = TrainCheckpoint.from_dict(loaded)
+    assert back.counts == values["counts"] and back.data == values["data"]
+    assert torch.equal(back.model["w"], torch.ones(2))
+    old = {k: v for k, v in values.items() if k not in ("counts", "config", "model_name", "model_config")}
+    back = TrainCheckpoint.from_dict(old)  # written before counts (and without a config)
+    assert back.counts == {"corrupt": 1} and back.config is None and back.model_name is None
 
 
 def test_config_presets_and_overrides():

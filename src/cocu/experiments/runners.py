@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,19 +71,45 @@ def paired_rows(records: list[dict[str, Any]], regimes: list[Regime]) -> list[di
     return rows
 
 
+@dataclass
+class _Figures:
+    """The report's pictures: the mIoU bar chart, the segmentation grid, the heatmaps (or None)."""
+
+    chart: Path
+    models: dict[str, Any]  # label → model of the first seed, in the grid's column order
+    grid: Path
+    heat: dict[str, Any] | None
+
+
 def build_report(pipe: SyntheticPipeline, title: str, intro: str, regimes: list[Regime],
                  seeds: list[int], records: list[dict[str, Any]], out: Path, name: str,
                  extra_plot: Path | None = None, heatmap_pair: tuple[Regime, Regime] | None = None
                  ) -> dict[str, Any]:
     """Tables (markdown, CSV, JSON), a bar chart, example segmentations and heatmaps → HTML + md."""
-    from cocu.eval.datasets import get_benchmark
-    from cocu.experiments.figures import pick_examples, segmentation_grid, uncaptioned_heatmaps
-    from cocu.viz.plots import bar_chart
     from cocu.viz.report import Report
 
     rows = aggregate(records)
     tables = write_tables(rows, out, name)
-    figures = out / f"{name}_figures"
+    figs = _draw_figures(pipe, title, rows, regimes, seeds[0], out / f"{name}_figures", heatmap_pair)
+    rep = Report(title)
+    _add_results(rep, intro, rows, records, regimes, seeds, figs.chart, out / f"{name}_paired.json")
+    _add_pictures(rep, figs, extra_plot)
+    _add_curation_and_settings(rep, pipe, regimes, records)
+    html, md = rep.write(out, name)
+    write_json(out / f"{name}_meta.json", {"tables": {k: str(v) for k, v in tables.items()},
+                                          "html": str(html), "markdown": str(md),
+                                          "heatmaps": figs.heat, "timings": pipe.timings})
+    return {"rows": rows, "html": html, "markdown": md, "heatmaps": figs.heat,
+            "table": markdown_table(format_rows(rows, MAIN_COLUMNS), MAIN_COLUMNS)}
+
+
+def _draw_figures(pipe: SyntheticPipeline, title: str, rows: list[dict[str, Any]], regimes: list[Regime],
+                  seed: int, figures: Path, heatmap_pair: tuple[Regime, Regime] | None) -> _Figures:
+    """The bar chart of ``rows``; the segmentations (and heatmaps) of the models of ``seed``."""
+    from cocu.eval.datasets import get_benchmark
+    from cocu.experiments.figures import pick_examples, segmentation_grid, uncaptioned_heatmaps
+    from cocu.viz.plots import bar_chart
+
     figures.mkdir(parents=True, exist_ok=True)
     labels = [r["model"] if r["N"] is None else f"{r['model']} N={r['N']}" for r in rows]
     chart = bar_chart(figures / "miou.png", labels,
@@ -94,7 +120,7 @@ def build_report(pipe: SyntheticPipeline, title: str, intro: str, regimes: list[
                       title=title, ylabel="mIoU (%)")
     world = pipe.world_dir
     ade = get_benchmark("ade_like", world)
-    models = _load_models(pipe, regimes, seeds[0])
+    models = _load_models(pipe, regimes, seed)
     grid = segmentation_grid(models, ade, pick_examples(ade, world / "world.json", 4),
                              figures / "segmentations.png")
     heat = None
@@ -102,8 +128,13 @@ def build_report(pipe: SyntheticPipeline, title: str, intro: str, regimes: list[
         pair = {_label(r): models[_label(r)] for r in heatmap_pair}  # already loaded for the grid
         heat = uncaptioned_heatmaps(pair, ade, world / "world.json", pipe.vocab(),
                                     figures / "heatmaps.png")
+    return _Figures(chart, models, grid, heat)
 
-    rep = Report(title)
+
+def _add_results(rep: Any, intro: str, rows: list[dict[str, Any]], records: list[dict[str, Any]],
+                 regimes: list[Regime], seeds: list[int], chart: Path, paired_json: Path) -> None:
+    """The summary table and chart, the paired differences (also written to ``paired_json``), the
+    grouping and naming diagnostics."""
     rep.section("Summary").text(intro)
     rep.table(format_rows(rows, MAIN_COLUMNS), MAIN_COLUMNS,
               caption=f"mean ± std over seeds {seeds}; IoU in %; gap closed = "
@@ -116,27 +147,36 @@ def build_report(pipe: SyntheticPipeline, title: str, intro: str, regimes: list[
             "taken per seed, then averaged. The interval is the 95 % Student-t interval of the mean "
             "difference (it needs ≥ 2 seeds).")
         rep.table(paired)
-        write_json(out / f"{name}_paired.json", paired)
+        write_json(paired_json, paired)
     rep.section("Grouping and naming").text(
         "Grouping IoU labels every final group with the majority true class of its pixels "
         "(perfect naming), so it measures grouping alone; naming accuracy is the share of "
         "pixels whose group is given the right class; groups used counts final groups that win "
         "at least one pixel.")
     rep.table(format_rows(rows, DIAG_COLUMNS), DIAG_COLUMNS)
+
+
+def _add_pictures(rep: Any, figs: _Figures, extra_plot: Path | None) -> None:
+    """The extra plot (mIoU against N), the example segmentations, the activation maps."""
     if extra_plot:
         rep.image(extra_plot, "mIoU against N")
     rep.section("Example segmentations").text(
-        "Columns: image, ground truth, then " + ", ".join(models) + ". Validation images that "
+        "Columns: image, ground truth, then " + ", ".join(figs.models) + ". Validation images that "
         "contain a rarely captioned object.")
-    rep.image(grid, "ADE-like split (objects + stuff)")
-    if heat:
+    rep.image(figs.grid, "ADE-like split (objects + stuff)")
+    if figs.heat:
         rep.section("Activation maps of rarely captioned concepts").text(
             "Each row is a model, each column a concept and its synonyms (paper Fig. 2–3). "
             "Region contrast = mean activation inside the concept's true region minus outside; "
             "synonym consistency = mean Pearson r between synonyms' maps (compare with the "
             "'other r' level between unrelated concepts).")
-        rep.image(heat["path"], "baseline vs CoCu")
-        rep.table(heat["scores"])
+        rep.image(figs.heat["path"], "baseline vs CoCu")
+        rep.table(figs.heat["scores"])
+
+
+def _add_curation_and_settings(rep: Any, pipe: SyntheticPipeline, regimes: list[Regime],
+                               records: list[dict[str, Any]]) -> None:
+    """The curated concepts' precision/recall, the settings, the wall time of the steps run."""
     quality = _curation_quality(pipe, regimes, pipe.budget.multi_label)
     if quality:
         rep.section("Curation quality").text(
@@ -151,12 +191,6 @@ def build_report(pipe: SyntheticPipeline, title: str, intro: str, regimes: list[
     if pipe.timings:  # empty when every step came from the cache
         rep.table([{"step": k, "seconds": round(v, 1)} for k, v in pipe.timings.items()],
                   caption="wall time of the steps run by this invocation")
-    html, md = rep.write(out, name)
-    write_json(out / f"{name}_meta.json", {"tables": {k: str(v) for k, v in tables.items()},
-                                          "html": str(html), "markdown": str(md),
-                                          "heatmaps": heat, "timings": pipe.timings})
-    return {"rows": rows, "html": html, "markdown": md, "heatmaps": heat,
-            "table": markdown_table(format_rows(rows, MAIN_COLUMNS), MAIN_COLUMNS)}
 
 
 def run_experiment(out: str | Path, regimes: list[Regime], seeds: list[int], budget: Budget, *,

@@ -2,11 +2,12 @@
 
 Layout in ``RUN_DIR/checkpoints/``: ``epoch_XXXX.pt`` at the end of each epoch, ``last.pt``
 at every save. A checkpoint is a plain dict loadable with ``torch.load(weights_only=True)``
-(RNG states are stored as tensors and plain Python values, no pickled objects)::
+(RNG states are stored as tensors and plain Python values, no pickled objects); its fields are
+those of :class:`TrainCheckpoint`, in this order, after ``"format": "cocu-train-1"``::
 
-    {"format": "cocu-train-1", "step", "epoch", "samples_seen", "corrupt",
+    {"format", "step", "epoch", "samples_seen", "corrupt", "counts",
      "model", "model_name", "model_config", "optimizer", "scheduler", "scaler",
-     "rng": {"python", "numpy", "torch", "cuda"}, "data": StreamState dict per rank,
+     "rng": [{"python", "numpy", "torch", "cuda"} per rank], "data": [StreamState dict per rank],
      "config": TrainConfig dict}
 """
 
@@ -14,17 +15,54 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from cocu.errors import CocuError
+from cocu.train import distributed as D
+from cocu.train.data import COUNTERS, StreamState
 from cocu.utils.io import atomic_path
 
 log = logging.getLogger(__name__)
 FORMAT = "cocu-train-1"
+
+
+@dataclass
+class TrainCheckpoint:
+    """The payload of a training checkpoint (rank 0 writes the values of every rank)."""
+
+    step: int
+    epoch: float  # step / steps per epoch
+    samples_seen: int
+    corrupt: int  # == counts["corrupt"]; kept for checkpoints written before ``counts``
+    counts: dict[str, int]  # the data counters (cocu.train.data.COUNTERS) summed over ranks
+    model: dict[str, torch.Tensor]
+    model_name: str | None
+    model_config: dict[str, Any] | None
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    scaler: dict[str, Any]
+    rng: list[dict[str, Any]]  # rng_state() per rank
+    data: list[dict[str, Any]]  # StreamState.to_dict() per rank
+    config: dict[str, Any] | None  # TrainConfig.to_dict()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields in declaration order (no copies: the state dicts are saved as they are)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, ckpt: dict[str, Any]) -> TrainCheckpoint:
+        """A loaded checkpoint (older ones may lack ``counts``, ``config`` and the model description)."""
+        return cls(step=ckpt["step"], epoch=ckpt["epoch"], samples_seen=ckpt["samples_seen"],
+                   corrupt=ckpt["corrupt"], counts=ckpt.get("counts", {"corrupt": ckpt["corrupt"]}),
+                   model=ckpt["model"], model_name=ckpt.get("model_name"), model_config=ckpt.get("model_config"),
+                   optimizer=ckpt["optimizer"], scheduler=ckpt["scheduler"], scaler=ckpt["scaler"],
+                   rng=ckpt["rng"], data=ckpt["data"], config=ckpt.get("config"))
 
 
 def rng_state() -> dict[str, Any]:
@@ -87,3 +125,43 @@ def find_latest(run_dir: str | Path) -> tuple[Path, dict[str, Any]] | None:
         except CocuError as exc:
             log.warning("skipping %s", exc)
     return None
+
+
+def _model_config(model: nn.Module) -> dict[str, Any] | None:
+    cfg = getattr(model, "config", None)
+    return cfg.to_dict() if hasattr(cfg, "to_dict") else None
+
+
+class Checkpointer:
+    """Writes ``RUN_DIR/checkpoints/<tag>`` (and ``last.pt`` beside it) from the state of every rank.
+
+    Every rank calls :meth:`save` (the RNG states, stream positions and counters are gathered);
+    rank 0 writes. ``last`` is the path of the newest checkpoint written (rank 0), else None.
+    """
+
+    def __init__(self, folder: Path, *, model: nn.Module, model_name: str, optimizer: torch.optim.Optimizer,
+                 scheduler: Any, scaler: torch.amp.GradScaler, config: dict[str, Any], steps_per_epoch: int,
+                 n_slots: int, main: bool) -> None:
+        self.folder, self.model, self.model_name, self.optimizer = folder, model, model_name, optimizer
+        self.scheduler, self.scaler, self.config = scheduler, scaler, config
+        self.steps_per_epoch, self.n_slots, self.main = steps_per_epoch, n_slots, main
+        self.last: str | None = None
+
+    def save(self, tag: str, *, step: int, samples_seen: int, positions: dict[int, tuple[int, int]],
+             counts: dict[str, int]) -> None:
+        """Checkpoint after ``step`` (``positions``/``counts``: this rank's stream positions and counters)."""
+        rngs = D.all_gather_object(rng_state())
+        datas = D.all_gather_object(StreamState(self.n_slots, positions).to_dict())
+        total = D.sum_over_ranks(counts, COUNTERS)
+        if self.main:
+            record = TrainCheckpoint(
+                step=step, epoch=step / self.steps_per_epoch, samples_seen=samples_seen, corrupt=total["corrupt"],
+                counts=total, model=self.model.state_dict(), model_name=self.model_name,
+                model_config=_model_config(self.model), optimizer=self.optimizer.state_dict(),
+                scheduler=self.scheduler.state_dict(), scaler=self.scaler.state_dict(), rng=rngs, data=datas,
+                config=self.config)
+            path = save_checkpoint(self.folder / tag, record.to_dict())
+            if tag != "last.pt":
+                save_checkpoint(self.folder / "last.pt", record.to_dict())
+            self.last = str(path)
+        D.barrier()

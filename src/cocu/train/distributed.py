@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +77,12 @@ def all_gather_object(obj: Any) -> list[Any]:
     out: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(out, obj)
     return out
+
+
+def sum_over_ranks(counts: dict[str, int], keys: Iterable[str]) -> dict[str, int]:
+    """``{key: sum over ranks of counts[key]}`` for ``keys`` (a rank without a key counts 0)."""
+    per_rank = all_gather_object(counts)
+    return {k: sum(int(c.get(k, 0)) for c in per_rank) for k in keys}
 
 
 def all_reduce_mean(t: torch.Tensor) -> torch.Tensor:

@@ -11,12 +11,16 @@ objective is computed in chunks of M images (see ``gradcache.py``).
 
 No host synchronisation inside a step: losses are kept on the device and copied out every
 ``log_every`` steps, when ``log.jsonl``, TensorBoard and the progress bar are updated.
+
+`_train` reads as the run: inputs checked → model → `Schedule` → `Optimisation` → `resume` →
+`wrap_model` → `make_forward_backward` → data stream → `RunLog` (run_log.py) and `Checkpointer`
+(checkpoint.py) → the ``for batch in batches:`` loop → `_summarise` (``summary.json``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import inspect
 import logging
 import math
 import time
@@ -30,18 +34,24 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from cocu.data.templates import IMAGENET_TEMPLATES
+from cocu.data.transforms import decode_side, train_transform
+from cocu.data.vocab import Vocabulary
 from cocu.errors import CocuError
+from cocu.models import create_model
+from cocu.models.groupvit import Embeddings
 from cocu.models.objective import Objective
+from cocu.models.tokenizer import tokenize
 from cocu.train import distributed as D
-from cocu.train.checkpoint import find_latest, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from cocu.train.checkpoint import Checkpointer, TrainCheckpoint, find_latest, load_checkpoint, set_rng_state
 from cocu.train.config import TrainConfig
 from cocu.train.data import COUNTERS, StreamState, TrainStream, count_samples, make_loader, usable_shards
 from cocu.train.gradcache import grad_cache_backward
 from cocu.train.optim import WarmupCosine, build_optimizer, scaled_lr
-from cocu.train.prompts import check_curation_coverage
+from cocu.train.prompts import build_prompt_source, check_curation_coverage
 from cocu.train.run_dir import check_resume_config, prepare_run_dir, truncate_log
+from cocu.train.run_log import RunLog
 from cocu.utils.io import write_json
-from cocu.utils.progress import progress
 from cocu.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
@@ -86,8 +96,6 @@ def _grad_cache_step(model: nn.Module, raw_model: nn.Module, images: torch.Tenso
                      objective: Objective, chunk: int, scale: Callable, autocast: Callable,
                      device: torch.device) -> Any:
     """One gradient-cached step of the model's own objective (`GroupViT.embed` / `GroupViT.loss`)."""
-    from cocu.models.groupvit import Embeddings
-
     m = unwrap(model)
     inputs = raw_model.loss_inputs(images.to(device), text_ids, objective)
     return grad_cache_backward(raw_model, images, text_ids, chunk=chunk,
@@ -119,12 +127,6 @@ def _all_reduce_grads(params: list[nn.Parameter], world: int) -> None:
 def _build_data(cfg: TrainConfig, model: nn.Module, info: D.DistInfo, start_step: int,
                 state: StreamState | None, shards: list[Path]) -> tuple[TrainStream, Any]:
     """The prompt source and the per-rank data stream over the (readable) ``shards``."""
-    from cocu.data.templates import IMAGENET_TEMPLATES
-    from cocu.data.transforms import decode_side, train_transform
-    from cocu.data.vocab import Vocabulary
-    from cocu.models.tokenizer import tokenize
-    from cocu.train.prompts import build_prompt_source
-
     vocab = Vocabulary.from_file(cfg.vocab) if cfg.vocab else _default_vocab(cfg.shards)
     source = build_prompt_source(cfg.prompts, vocab=vocab, curation=cfg.curation, sampling=cfg.sampling)
     size = cfg.image_size or unwrap(model).config.image_size
@@ -140,8 +142,6 @@ def _build_data(cfg: TrainConfig, model: nn.Module, info: D.DistInfo, start_step
 
 def _default_vocab(shards: str) -> Any:
     """``vocab.txt`` written by ``cocu synth`` beside the shards, else the shipped vocabulary."""
-    from cocu.data.vocab import Vocabulary
-
     root = Path(shards)
     for cand in (root / "vocab.txt", root.parent / "vocab.txt"):
         if cand.is_file():
@@ -165,249 +165,271 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, dict[str, Any]], None] | 
             D.cleanup()
 
 
-def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> TrainResult:
-    from cocu.models import create_model
-
-    device, world = info.device, info.world_size
-    cfg.check_global_batch(world)
-    run_dir = Path(cfg.out)
-    ckpt_dir = run_dir / "checkpoints"
-    # ---- inputs and outputs are checked before anything is computed or written ----
-    prepare_run_dir(run_dir, resume=cfg.resume, overwrite=cfg.overwrite, main=info.is_main)
+def _check_inputs(cfg: TrainConfig, info: D.DistInfo) -> tuple[list[Path], list[str]]:
+    """The run folder, the shards and the curation are checked before anything is computed or
+    written; returns the readable shards and the names of the unreadable ones."""
+    prepare_run_dir(Path(cfg.out), resume=cfg.resume, overwrite=cfg.overwrite, main=info.is_main)
     shards, unreadable = usable_shards(cfg.shards)
     if cfg.prompts == "curated":
         check_curation_coverage(cfg.curation, shards)
-    if cfg.amp == "fp16" and device.type != "cuda":
+    if cfg.amp == "fp16" and info.device.type != "cuda":
         raise CocuError("--amp fp16 needs a GPU (it uses a loss scaler); use --amp bf16 on CPU")
+    return shards, unreadable
 
-    # ---- model (identical init on every rank), then per-rank randomness ----
+
+def _create_model(cfg: TrainConfig, info: D.DistInfo) -> nn.Module:
+    """The model, initialised identically on every rank; then each rank's own random streams."""
     seed_everything(cfg.seed)
-    model = create_model(cfg.model, **cfg.model_overrides).to(device)
+    model = create_model(cfg.model, **cfg.model_overrides).to(info.device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    if world > 1 and device.type == "cuda":
+    if info.world_size > 1 and info.device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # projector BN sees the global batch
     seed_everything(cfg.seed + info.rank)
+    return model
 
-    # ---- schedule: epochs are sample counts ----
+
+@dataclass(frozen=True)
+class Schedule:
+    """The run's length in optimiser steps; epochs are sample counts."""
+
+    global_batch: int
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+
+    def checkpoint_tag(self, step: int, save_every: int | None) -> str | None:
+        """``epoch_XXXX.pt`` at the end of an epoch (and of the run), ``last.pt`` every
+        ``save_every`` steps, else None."""
+        if step % self.steps_per_epoch == 0 or step == self.total_steps:
+            return f"epoch_{math.ceil(step / self.steps_per_epoch):04d}.pt"
+        if save_every and step % save_every == 0:
+            return "last.pt"
+        return None
+
+
+def make_schedule(cfg: TrainConfig, world: int, shards: list[Path]) -> Schedule:
+    """Steps per epoch, total and warm-up steps of ``cfg`` on ``world`` processes."""
     global_batch = cfg.batch_size * world
     epoch_samples = cfg.epoch_samples or count_samples(shards)
     steps_per_epoch = max(1, epoch_samples // global_batch)
     total_steps = (cfg.samples // global_batch if cfg.samples else round(cfg.epochs * steps_per_epoch))
     total_steps = max(1, total_steps)
     warmup_steps = min(round(cfg.warmup_epochs * steps_per_epoch), total_steps - 1)
+    return Schedule(global_batch, steps_per_epoch, total_steps, warmup_steps)
 
+
+@dataclass
+class Optimisation:
+    """What updates the weights: AdamW, its warm-up/cosine learning rate, the fp16 loss scaler."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: WarmupCosine
+    scaler: torch.amp.GradScaler
+
+
+def build_optimisation(cfg: TrainConfig, model: nn.Module, sched: Schedule) -> Optimisation:
+    """AdamW and the schedule at learning rates scaled to the global batch."""
+    global_batch = sched.global_batch
     base_lr = scaled_lr(cfg.lr, global_batch, cfg.lr_batch)
     optimizer = build_optimizer(model, lr=base_lr, weight_decay=cfg.weight_decay, betas=tuple(cfg.betas),
                                 eps=cfg.eps, no_decay_extra=cfg.no_decay_extra)
     scheduler = WarmupCosine(optimizer, base_lr=base_lr,
                              warmup_lr=scaled_lr(cfg.warmup_lr, global_batch, cfg.lr_batch),
                              min_lr=scaled_lr(cfg.min_lr, global_batch, cfg.lr_batch),
-                             warmup_steps=warmup_steps, total_steps=total_steps)
+                             warmup_steps=sched.warmup_steps, total_steps=sched.total_steps)
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16")
+    return Optimisation(optimizer, scheduler, scaler)
 
-    # ---- resume ----
-    step, samples_seen, resumed_from, data_state = 0, 0, None, None
-    counts = dict.fromkeys(COUNTERS, 0)  # this rank's share; rank 0 also carries the resumed totals
-    if cfg.resume:
-        found = find_latest(run_dir) if cfg.resume == "auto" else (Path(cfg.resume), load_checkpoint(cfg.resume))
-        if found is None:
-            log.info("no valid checkpoint in %s; starting from scratch", ckpt_dir)
-            if info.is_main:
-                truncate_log(run_dir / "log.jsonl", 0)  # steps of a run that left no checkpoint
-        else:
-            path, ckpt = found
-            check_resume_config(ckpt.get("config"), cfg.to_dict(), path, TrainConfig().to_dict())
-            model.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            scheduler.load_state_dict(ckpt["scheduler"])
-            scaler.load_state_dict(ckpt["scaler"])
-            step, samples_seen = ckpt["step"], ckpt["samples_seen"]
-            if info.is_main:  # global counts, carried by rank 0
-                counts.update({k: int(v) for k, v in ckpt.get("counts", {"corrupt": ckpt["corrupt"]}).items()})
-            ranks = ckpt["rng"]
-            if len(ranks) == world:
-                set_rng_state(ranks[info.rank])
-                data_state = StreamState.from_dict(ckpt["data"][info.rank])
-            else:
-                log.warning("checkpoint was written by %d processes, this run has %d: "
-                            "random streams restart", len(ranks), world)
-            resumed_from = str(path)
-            log.info("resumed from %s at step %d (%d samples)", path, step, samples_seen)
-            if info.is_main:
-                truncate_log(run_dir / "log.jsonl", step)
-    if info.is_main:  # only now: a refused resume must not rewrite the run's settings
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        write_json(run_dir / "config.json", cfg.to_dict())
 
-    # ---- wrappers: compile, DDP ----
-    grad_cache = cfg.grad_cache_chunk is not None and cfg.grad_cache_chunk < cfg.batch_size
-    raw_model = model
+@dataclass
+class Start:
+    """Where this invocation starts: step 0, or what a checkpoint restored."""
+
+    step: int = 0
+    samples_seen: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))  # rank 0: global totals
+    data_state: StreamState | None = None
+    resumed_from: str | None = None
+
+
+def resume(cfg: TrainConfig, info: D.DistInfo, model: nn.Module, opt: Optimisation) -> Start:
+    """With ``cfg.resume`` (``auto`` or a path): load the checkpoint into ``model`` and ``opt``,
+    restore this rank's RNG and stream positions, cut ``log.jsonl`` back to the checkpoint's step."""
+    start, run_dir = Start(), Path(cfg.out)
+    if not cfg.resume:
+        return start
+    found = find_latest(run_dir) if cfg.resume == "auto" else (Path(cfg.resume), load_checkpoint(cfg.resume))
+    if found is None:
+        log.info("no valid checkpoint in %s; starting from scratch", run_dir / "checkpoints")
+        if info.is_main:
+            truncate_log(run_dir / "log.jsonl", 0)  # steps of a run that left no checkpoint
+        return start
+    path, ckpt = found[0], TrainCheckpoint.from_dict(found[1])
+    check_resume_config(ckpt.config, cfg.to_dict(), path, TrainConfig().to_dict())
+    model.load_state_dict(ckpt.model)
+    opt.optimizer.load_state_dict(ckpt.optimizer)
+    opt.scheduler.load_state_dict(ckpt.scheduler)
+    opt.scaler.load_state_dict(ckpt.scaler)
+    start.step, start.samples_seen = ckpt.step, ckpt.samples_seen
+    if info.is_main:  # global counts, carried by rank 0
+        start.counts.update({k: int(v) for k, v in ckpt.counts.items()})
+    if len(ckpt.rng) == info.world_size:
+        set_rng_state(ckpt.rng[info.rank])
+        start.data_state = StreamState.from_dict(ckpt.data[info.rank])
+    else:
+        log.warning("checkpoint was written by %d processes, this run has %d: "
+                    "random streams restart", len(ckpt.rng), info.world_size)
+    start.resumed_from = str(path)
+    log.info("resumed from %s at step %d (%d samples)", path, start.step, start.samples_seen)
+    if info.is_main:
+        truncate_log(run_dir / "log.jsonl", start.step)
+    return start
+
+
+def _uses_grad_cache(cfg: TrainConfig) -> bool:
+    return cfg.grad_cache_chunk is not None and cfg.grad_cache_chunk < cfg.batch_size
+
+
+def wrap_model(cfg: TrainConfig, model: nn.Module, world: int) -> nn.Module:
+    """The module the forward runs through: the vision tower compiled in place (state-dict keys
+    unchanged; the text tower runs in length buckets whose shapes vary from step to step), then
+    DDP over several processes (not with gradient caching, which averages gradients itself)."""
     if cfg.compile:
-        # the vision tower only, in place (state-dict keys unchanged): the text tower runs in
-        # length buckets whose shapes vary from step to step
-        raw_model.img_encoder.compile()
-    if world > 1 and not grad_cache:
+        model.img_encoder.compile()
+    if world > 1 and not _uses_grad_cache(cfg):
         # the official run does not re-broadcast BN buffers every forward (mmcv broadcast_buffers=False)
-        import inspect
         no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters
                    else {"broadcast_buffers": False})
         # no device_ids: DDP would move the text ids to the GPU, the text tower plans on the host
-        model = DDP(model, device_ids=None, **no_sync)
-    autocast = _autocast(device, cfg.amp)
-    objective = cfg.objective_spec()
-    names = loss_names(objective)
+        return DDP(model, device_ids=None, **no_sync)
+    return model
+
+
+def make_forward_backward(cfg: TrainConfig, model: nn.Module, raw_model: nn.Module, scaler: torch.amp.GradScaler,
+                          objective: Objective, info: D.DistInfo) -> Callable[[dict[str, Any]], Any]:
+    """``forward_backward(batch)`` → the model's output on the batch, the (scaled) gradients of its
+    loss accumulated in ``.grad`` and averaged over ranks (by DDP, or after gradient caching)."""
+    device, world = info.device, info.world_size
+    grad_cache, autocast = _uses_grad_cache(cfg), _autocast(device, cfg.amp)
     params = [p for p in raw_model.parameters() if p.requires_grad]
 
-    # ---- data ----
-    stream, _ = _build_data(cfg, raw_model, info, step, data_state, shards)
+    def forward_backward(batch: dict[str, Any]) -> Any:
+        images, text_ids = batch["images"], batch["text_ids"]
+        if cfg.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        if grad_cache:
+            out = _grad_cache_step(model, raw_model, images, text_ids, objective, cfg.grad_cache_chunk,
+                                   scaler.scale, autocast, device)
+            _all_reduce_grads(params, world)
+            return out
+        images = images.to(device, non_blocking=True)  # text ids stay on the host (see TextTransformer)
+        with autocast():
+            out = model(images, text_ids, objective)
+        scaler.scale(out.loss).backward()
+        return out
+
+    return forward_backward
+
+
+def step_values(out: Any, grad_norm: torch.Tensor, objective: Objective) -> torch.Tensor:
+    """The values of ``loss_names(objective)`` for one step, ``[n]`` float32 on the device
+    (0 for a loss part the model did not compute)."""
+    parts = [out.loss, out.loss_caption, out.loss_multi_label, grad_norm]
+    if objective.name == "grounded":
+        parts += [out.loss_grounding, out.loss_affinity]
+    return torch.stack([torch.zeros((), device=out.loss.device) if v is None else v.detach().float()
+                        for v in parts])
+
+
+def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> TrainResult:
+    device, world = info.device, info.world_size
+    cfg.check_global_batch(world)
+    run_dir = Path(cfg.out)
+    shards, unreadable = _check_inputs(cfg, info)
+    raw_model = _create_model(cfg, info)
+    sched = make_schedule(cfg, world, shards)
+    opt = build_optimisation(cfg, raw_model, sched)
+    start = resume(cfg, info, raw_model, opt)
+    if info.is_main:  # only now: a refused resume must not rewrite the run's settings
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / "config.json", cfg.to_dict())
+    model = wrap_model(cfg, raw_model, world)
+    objective = cfg.objective_spec()
+    forward_backward = make_forward_backward(cfg, model, raw_model, opt.scaler, objective, info)
+    params = [p for p in raw_model.parameters() if p.requires_grad]
+    stream, _ = _build_data(cfg, raw_model, info, start.step, start.data_state, shards)
     loader = make_loader(stream, workers=cfg.workers, pin_memory=device.type == "cuda")
-    positions: dict[int, tuple[int, int]] = dict(data_state.positions) if data_state else {}
-
-    # ---- logging ----
-    writer = None
-    if info.is_main:
-        from torch.utils.tensorboard import SummaryWriter
-        writer = SummaryWriter(str(run_dir / "tb"), purge_step=step if step else None)
-    bar = progress(total=total_steps, initial=step, desc="train", unit="step", disable=None if info.is_main else True)
-    pending: list[torch.Tensor] = []   # per-step [loss, loss_caption, loss_multi_label, grad_norm] on device
-    pending_meta: list[dict[str, float]] = []
-    last_values: dict[str, float] = {}
-    last_ckpt: str | None = None
-    t_start = t_flush = time.perf_counter()
-    data_wait = 0.0
-    start_step, start_samples = step, samples_seen
-
-    def save(tag: str) -> None:
-        nonlocal last_ckpt
-        rngs = D.all_gather_object(rng_state())
-        datas = D.all_gather_object(StreamState(stream.n_slots, positions).to_dict())
-        total = _sum_counts(D.all_gather_object(counts))
-        if info.is_main:
-            payload = {"step": step, "epoch": step / steps_per_epoch, "samples_seen": samples_seen,
-                       "corrupt": total["corrupt"], "counts": total, "model": raw_model.state_dict(),
-                       "model_name": cfg.model, "model_config": _model_config(raw_model),
-                       "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                       "scaler": scaler.state_dict(), "rng": rngs, "data": datas, "config": cfg.to_dict()}
-            path = save_checkpoint(ckpt_dir / tag, payload)
-            save_checkpoint(ckpt_dir / "last.pt", payload) if tag != "last.pt" else None
-            last_ckpt = str(path)
-        D.barrier()
-
-    def flush() -> None:
-        """The one host sync per interval: per-step losses → log.jsonl, TensorBoard, progress bar."""
-        nonlocal pending, pending_meta, t_flush, data_wait, last_values
-        if not pending:
-            return
-        values = torch.stack(pending)
-        if world > 1:  # each rank holds the loss of its rows; the global loss is their mean
-            values = D.all_reduce_mean(values)
-        rows = values.float().cpu().tolist()
-        now = time.perf_counter()
-        ips = len(rows) * global_batch / max(now - t_flush, 1e-9)
-        if info.is_main:
-            text = "".join(json.dumps({"step": meta["step"], **dict(zip(names, row, strict=True)),
-                                       "lr": meta["lr"]}) + "\n"
-                           for row, meta in zip(rows, pending_meta, strict=True))
-            try:  # one write per flush; a torn last line (kill mid-write) is dropped on resume
-                with open(run_dir / "log.jsonl", "a", encoding="utf-8") as fh:
-                    fh.write(text)
-            except OSError as exc:
-                from cocu.utils.io import write_failure
-                raise write_failure(run_dir / "log.jsonl", exc) from exc
-            last = dict(zip(names, rows[-1], strict=True))
-            s = pending_meta[-1]["step"]
-            for k, v in last.items():
-                writer.add_scalar(f"train/{k}", v, s)
-            writer.add_scalar("train/lr", pending_meta[-1]["lr"], s)
-            writer.add_scalar("train/temperature", 1.0 / math.exp(raw_model.logit_scale.item()), s)
-            writer.add_scalar("perf/images_per_s", ips, s)
-            writer.add_scalar("perf/data_wait_s_per_step", data_wait / len(rows), s)
-            bar.set_postfix(loss=f"{last['loss']:.3f}", img_s=f"{ips:.0f}")
-            last_values = last
-        pending, pending_meta, t_flush, data_wait = [], [], now, 0.0
+    run_log = RunLog(run_dir, loss_names(objective), model=raw_model, global_batch=sched.global_batch, world=world,
+                     main=info.is_main, step=start.step, total_steps=sched.total_steps)
+    checkpointer = Checkpointer(run_dir / "checkpoints", model=raw_model, model_name=cfg.model, optimizer=opt.optimizer,
+                                scheduler=opt.scheduler, scaler=opt.scaler, config=cfg.to_dict(),
+                                steps_per_epoch=sched.steps_per_epoch, n_slots=stream.n_slots, main=info.is_main)
+    step, samples_seen, counts = start.step, start.samples_seen, start.counts  # counts: this rank's share
+    positions: dict[int, tuple[int, int]] = dict(start.data_state.positions) if start.data_state else {}
 
     # ---- the loop ----
     model.train()
     stopped = False
     t_wait = time.perf_counter()
-    batches = iter(loader) if step < total_steps else iter(())
+    batches = iter(loader) if step < sched.total_steps else iter(())
     for batch in batches:
-        data_wait += time.perf_counter() - t_wait
+        run_log.data_wait += time.perf_counter() - t_wait
         if "error" in batch:  # a data slot found nothing usable in its shards
             raise CocuError(batch["error"])
-        images = batch["images"]
-        text_ids = batch["text_ids"]
-        if cfg.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-
-        if grad_cache:
-            out = _grad_cache_step(model, raw_model, images, text_ids, objective, cfg.grad_cache_chunk,
-                                   scaler.scale, autocast, device)
-            _all_reduce_grads(params, world)
-        else:
-            images = images.to(device, non_blocking=True)  # text ids stay on the host (see TextTransformer)
-            with autocast():
-                out = model(images, text_ids, objective)
-            scaler.scale(out.loss).backward()
-        scaler.unscale_(optimizer)
+        out = forward_backward(batch)
+        opt.scaler.unscale_(opt.optimizer)
         grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
-        lr = scheduler.get_last_lr()
-        scheduler.step()
+        opt.scaler.step(opt.optimizer)
+        opt.scaler.update()
+        opt.optimizer.zero_grad(set_to_none=True)
+        lr = opt.scheduler.get_last_lr()
+        opt.scheduler.step()
 
         step += 1
-        samples_seen += global_batch
+        samples_seen += sched.global_batch
         positions[batch["slot"]] = tuple(batch["position"])
         for k, v in batch["counts"].items():
             counts[k] += int(v)
-        parts = [out.loss, out.loss_caption, out.loss_multi_label, grad_norm]
-        if objective.name == "grounded":
-            parts += [out.loss_grounding, out.loss_affinity]
-        pending.append(torch.stack([torch.zeros((), device=out.loss.device) if v is None else v.detach().float()
-                                    for v in parts]))
-        pending_meta.append({"step": step, "lr": lr})
-        bar.update(1)
+        run_log.record(step, lr, step_values(out, grad_norm, objective))
 
-        if step % cfg.log_every == 0 or step == total_steps:
-            flush()
-        if step % steps_per_epoch == 0 or step == total_steps:
-            flush()
-            save(f"epoch_{math.ceil(step / steps_per_epoch):04d}.pt")
-        elif cfg.save_every and step % cfg.save_every == 0:
-            flush()
-            save("last.pt")
+        if step % cfg.log_every == 0 or step == sched.total_steps:
+            run_log.flush()
+        tag = sched.checkpoint_tag(step, cfg.save_every)
+        if tag is not None:
+            run_log.flush()
+            checkpointer.save(tag, step=step, samples_seen=samples_seen, positions=positions, counts=counts)
         if on_step is not None:
             on_step(step, {"loss": out.loss.detach()})
-        if step >= total_steps:
+        if step >= sched.total_steps:
             break
-        if cfg.max_steps is not None and step - start_step >= cfg.max_steps:
+        if cfg.max_steps is not None and step - start.step >= cfg.max_steps:
             stopped = True
             break
         t_wait = time.perf_counter()
-    flush()
-    bar.close()
-    wall = time.perf_counter() - t_start
-    total = _sum_counts(D.all_gather_object(counts))
-    _warn_counts(total, samples_seen - start_samples, cfg)
-    result = TrainResult(run_dir=str(run_dir), steps=step, total_steps=total_steps, samples_seen=samples_seen,
-                         corrupt=total["corrupt"], final=last_values, wall_time_s=wall,
-                         images_per_s=(step - start_step) * global_batch / max(wall, 1e-9),
-                         checkpoint=last_ckpt, resumed_from=resumed_from,
-                         extra={"world_size": world, "global_batch": global_batch,
-                                "steps_per_epoch": steps_per_epoch, "stopped_early": stopped,
+    wall = run_log.close()
+    return _summarise(cfg, info, sched, start, step=step, samples_seen=samples_seen, counts=counts, wall=wall,
+                      final=run_log.last_values, checkpoint=checkpointer.last, stopped=stopped,
+                      unreadable=unreadable)
+
+
+def _summarise(cfg: TrainConfig, info: D.DistInfo, sched: Schedule, start: Start, *, step: int, samples_seen: int,
+               counts: dict[str, int], wall: float, final: dict[str, float], checkpoint: str | None,
+               stopped: bool, unreadable: list[str]) -> TrainResult:
+    """The run's `TrainResult` (counters summed over ranks); rank 0 writes it to ``summary.json``."""
+    total = D.sum_over_ranks(counts, COUNTERS)
+    _warn_counts(total, samples_seen - start.samples_seen, cfg)
+    result = TrainResult(run_dir=str(Path(cfg.out)), steps=step, total_steps=sched.total_steps,
+                         samples_seen=samples_seen, corrupt=total["corrupt"], final=final, wall_time_s=wall,
+                         images_per_s=(step - start.step) * sched.global_batch / max(wall, 1e-9),
+                         checkpoint=checkpoint, resumed_from=start.resumed_from,
+                         extra={"world_size": info.world_size, "global_batch": sched.global_batch,
+                                "steps_per_epoch": sched.steps_per_epoch, "stopped_early": stopped,
                                 "missing_curation": total["missing_curation"] if cfg.prompts == "curated" else None,
                                 "corrupt_shards": total["corrupt_shards"], "unreadable_shards": unreadable})
     if info.is_main:
-        writer.close()
-        write_json(run_dir / "summary.json", result.__dict__)
+        write_json(Path(cfg.out) / "summary.json", result.__dict__)
     return result
-
-
-def _sum_counts(per_rank: list[dict[str, int]]) -> dict[str, int]:
-    return {k: sum(int(c.get(k, 0)) for c in per_rank) for k in COUNTERS}
 
 
 def _warn_counts(total: dict[str, int], samples: int, cfg: TrainConfig) -> None:
@@ -419,8 +441,3 @@ def _warn_counts(total: dict[str, int], samples: int, cfg: TrainConfig) -> None:
     if total["corrupt_shards"]:
         log.warning("%d shard reads ended early (truncated shards; see the warnings above)",
                     total["corrupt_shards"])
-
-
-def _model_config(model: nn.Module) -> dict[str, Any] | None:
-    cfg = getattr(model, "config", None)
-    return cfg.to_dict() if hasattr(cfg, "to_dict") else None
