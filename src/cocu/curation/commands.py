@@ -42,7 +42,7 @@ def _check_engine(args: argparse.Namespace) -> None:
 
 
 def cmd_train_clip(args: argparse.Namespace) -> int:
-    from cocu.curation.clip_small import train_clip
+    from cocu.curation.small_clip import train_clip
     from cocu.data.shards import list_shards
 
     from cocu.utils.io import check_output
@@ -60,7 +60,7 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from cocu.curation.clip_small import load_clip
+    from cocu.curation.encoder import load_clip
     from cocu.curation.embed import embed_shards
     from cocu.data.shards import list_shards
 
@@ -125,7 +125,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
         index = default_index_path(args.emb, graph=True)
     encoder = None
     if args.model:
-        from cocu.curation.clip_small import load_clip
+        from cocu.curation.encoder import load_clip
 
         encoder = load_clip(args.model, args.pretrained)
     vocab = _vocab(args.vocab, args.extraction)

@@ -69,7 +69,7 @@ def _load_vocab(vocab_path: str | None, extraction: str):
 def _embed_task(shards, out, model, pretrained, device, captions, vocab_spec, batch_size, threads):
     import torch
 
-    from cocu.curation.clip_small import load_clip
+    from cocu.curation.encoder import load_clip
     from cocu.curation.embed import embed_shards
 
     shards = list(shards)

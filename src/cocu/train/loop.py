@@ -38,7 +38,7 @@ from cocu.train.config import TrainConfig
 from cocu.train.data import COUNTERS, StreamState, TrainStream, count_samples, make_loader, usable_shards
 from cocu.train.gradcache import grad_cache_backward
 from cocu.train.optim import WarmupCosine, build_optimizer, scaled_lr
-from cocu.train.prompts import check_curation_coverage
+from cocu.train.prompts import SampleTexts, sample_texts
 from cocu.train.run_dir import check_resume_config, prepare_run_dir, truncate_log
 from cocu.utils.io import write_json
 from cocu.utils.progress import progress
@@ -117,36 +117,21 @@ def _all_reduce_grads(params: list[nn.Parameter], world: int) -> None:
 
 
 def _build_data(cfg: TrainConfig, model: nn.Module, info: D.DistInfo, start_step: int,
-                state: StreamState | None, shards: list[Path]) -> tuple[TrainStream, Any]:
-    """The prompt source and the per-rank data stream over the (readable) ``shards``."""
-    from cocu.data.templates import IMAGENET_TEMPLATES
-    from cocu.data.transforms import decode_side, train_transform
-    from cocu.data.vocab import Vocabulary
-    from cocu.models.tokenizer import tokenize
-    from cocu.train.prompts import build_prompt_source
+                state: StreamState | None, shards: list[Path], texts: SampleTexts) -> tuple[TrainStream, Any]:
+    """The per-rank data stream over the (readable) ``shards``, with ``texts`` for the prompts."""
+    from functools import partial
 
-    vocab = Vocabulary.from_file(cfg.vocab) if cfg.vocab else _default_vocab(cfg.shards)
-    source = build_prompt_source(cfg.prompts, vocab=vocab, curation=cfg.curation, sampling=cfg.sampling)
+    from cocu.data.transforms import decode_side, train_transform
+    from cocu.models.tokenizer import tokenize
+
     size = cfg.image_size or unwrap(model).config.image_size
     context = getattr(getattr(unwrap(model), "config", None), "context_length", 77)
-    stream = TrainStream(shards, batch_size=cfg.batch_size, k=cfg.multi_label, transform=train_transform(size),
-                         prompt_source=source, templates=IMAGENET_TEMPLATES,
-                         tokenize=lambda texts: tokenize(texts, context_length=context),
+    stream = TrainStream(shards, batch_size=cfg.batch_size, transform=train_transform(size), texts=texts,
+                         tokenize=partial(tokenize, context_length=context),
                          seed=cfg.seed, rank=info.rank, world_size=info.world_size, workers=cfg.workers,
                          shuffle_buffer=cfg.shuffle_buffer, start_step=start_step, state=state,
                          decode_side=decode_side(size))
     return stream, shards
-
-
-def _default_vocab(shards: str) -> Any:
-    """``vocab.txt`` written by ``cocu synth`` beside the shards, else the shipped vocabulary."""
-    from cocu.data.vocab import Vocabulary
-
-    root = Path(shards)
-    for cand in (root / "vocab.txt", root.parent / "vocab.txt"):
-        if cand.is_file():
-            return Vocabulary.from_file(cand)
-    return Vocabulary.default()
 
 
 def train(cfg: TrainConfig, *, on_step: Callable[[int, dict[str, Any]], None] | None = None) -> TrainResult:
@@ -175,8 +160,7 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
     # ---- inputs and outputs are checked before anything is computed or written ----
     prepare_run_dir(run_dir, resume=cfg.resume, overwrite=cfg.overwrite, main=info.is_main)
     shards, unreadable = usable_shards(cfg.shards)
-    if cfg.prompts == "curated":
-        check_curation_coverage(cfg.curation, shards)
+    texts = sample_texts(cfg, shards)  # prompt source + templates; checks a curation now
     if cfg.amp == "fp16" and device.type != "cuda":
         raise CocuError("--amp fp16 needs a GPU (it uses a loss scaler); use --amp bf16 on CPU")
 
@@ -260,7 +244,7 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
     params = [p for p in raw_model.parameters() if p.requires_grad]
 
     # ---- data ----
-    stream, _ = _build_data(cfg, raw_model, info, step, data_state, shards)
+    stream, _ = _build_data(cfg, raw_model, info, step, data_state, shards, texts)
     loader = make_loader(stream, workers=cfg.workers, pin_memory=device.type == "cuda")
     positions: dict[int, tuple[int, int]] = dict(data_state.positions) if data_state else {}
 

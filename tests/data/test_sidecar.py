@@ -1,20 +1,23 @@
-"""Plain / cluster sampling draws and the sidecar round trip."""
+"""The curation sidecar format: plain / cluster sampling draws, the write → read round trip,
+read errors and the manifest's vocabulary check."""
 
 import math
 
 import numpy as np
 import pytest
 
-from cocu.curation.sampling import cluster_probabilities, sample_cluster, sample_plain
-from cocu.curation.sidecar import CuratedConcepts, load_curation, write_sidecar
+from cocu.data.concept_sampling import SAMPLERS, cluster_probabilities, sample_cluster, sample_plain
+from cocu.data.sidecar import (MANIFEST, ConceptArchive, check_vocabulary, load_curation, read_sidecar,
+                               sidecar_path, write_sidecar)
+from cocu.data.vocab import Vocabulary, vocab_hash
 from cocu.errors import CocuError
 
 
 def record(names, scores, clusters):
     n = len(names)
-    return CuratedConcepts(list(names), np.arange(n, dtype=np.int32), np.zeros(n, np.float32),
-                           np.zeros(n, np.float32), np.asarray(scores, np.float32),
-                           np.asarray(clusters, np.int32), np.ones(n, np.int32))
+    return ConceptArchive(list(names), np.arange(n, dtype=np.int32), np.zeros(n, np.float32),
+                          np.zeros(n, np.float32), np.asarray(scores, np.float32),
+                          np.asarray(clusters, np.int32), np.ones(n, np.int32))
 
 
 def test_plain_is_top_k():
