@@ -192,3 +192,22 @@ def test_default_vocabulary_on_real_captions():
         "person", "bicycle", "road", "bus"]
     assert v.extract_names("A man wearing glasses holds a wine glass") == ["person", "eyeglasses", "wine glass"]
     assert v.extract_names("a picture of a photo of an image") == []
+
+
+def test_resolve_vocabulary_order(tmp_path):
+    from cocu.data.vocab import resolve_vocabulary
+
+    world = tmp_path / "world"
+    (world / "train").mkdir(parents=True)
+    (world / "vocab.txt").write_text("dog, puppy\nsky\n")
+    own = tmp_path / "own.txt"
+    own.write_text("cat\n")
+    assert resolve_vocabulary(own, data=world / "train").concepts == ["cat"]  # --vocab wins
+    for data in (world / "train", world):  # in the folder holding it, or in it
+        assert resolve_vocabulary(data=data).concepts == ["dog", "sky"]
+    (world / "train" / "vocab.txt").write_text("road\n")
+    assert resolve_vocabulary(data=world / "train").concepts == ["road"]  # in the folder first
+    assert resolve_vocabulary(data=world / "train" / "{00000..00002}.tar").concepts == ["road"]
+    assert resolve_vocabulary(data=tmp_path / "elsewhere").concepts == Vocabulary.default().concepts
+    assert resolve_vocabulary().concepts == Vocabulary.default().concepts
+    assert resolve_vocabulary(data=world, extraction="official").extraction == "official"

@@ -300,10 +300,10 @@ def vocab_hash(vocab: Vocabulary, extraction: str | None = None) -> str:
 
 def resolve_vocabulary(path: str | Path | None = None, *, data: str | Path | None = None,
                        extraction: str = "longest") -> Vocabulary:
-    """The vocabulary a command uses: ``path`` (``--vocab FILE``) when given; else the
-    ``vocab.txt`` in the folder of ``data`` (the command's input: a folder, a shard, a glob
-    or brace pattern) or in the folder above it, where ``cocu synth`` writes it beside
-    ``train/``; else the packaged one (:meth:`Vocabulary.default`)."""
+    """The vocabulary a command uses: ``path`` (``--vocab FILE``) when given; else
+    ``data/vocab.txt`` or ``vocab.txt`` in the folder holding ``data`` (the command's input:
+    a folder — ``cocu synth`` writes ``vocab.txt`` beside ``train/`` —, a shard, a glob or
+    brace pattern); else the packaged one (:meth:`Vocabulary.default`)."""
     if path:
         return Vocabulary.from_file(path, extraction)
     if data:
