@@ -211,3 +211,7 @@ def test_resolve_vocabulary_order(tmp_path):
     assert resolve_vocabulary(data=tmp_path / "elsewhere").concepts == Vocabulary.default().concepts
     assert resolve_vocabulary().concepts == Vocabulary.default().concepts
     assert resolve_vocabulary(data=world, extraction="official").extraction == "official"
+    from cocu.data.vocab import find_vocabulary
+
+    assert find_vocabulary(data=world) == world / "vocab.txt" and find_vocabulary(own, data=world) == own
+    assert find_vocabulary(data=tmp_path / "elsewhere") is None

@@ -60,10 +60,9 @@ def _total(result, rows, fields: tuple[str, ...]):
 
 
 def _load_vocab(vocab_path: str | None, extraction: str):
-    from cocu.data.vocab import Vocabulary
+    from cocu.data.vocab import resolve_vocabulary
 
-    return (Vocabulary.from_file(vocab_path, extraction) if vocab_path
-            else Vocabulary.default(extraction))
+    return resolve_vocabulary(vocab_path, extraction=extraction)
 
 
 def _embed_task(shards, out, model, pretrained, device, captions, vocab_spec, batch_size, threads):

@@ -298,21 +298,27 @@ def vocab_hash(vocab: Vocabulary, extraction: str | None = None) -> str:
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
 
 
-def resolve_vocabulary(path: str | Path | None = None, *, data: str | Path | None = None,
-                       extraction: str = "longest") -> Vocabulary:
-    """The vocabulary a command uses: ``path`` (``--vocab FILE``) when given; else
-    ``data/vocab.txt`` or ``vocab.txt`` in the folder holding ``data`` (the command's input:
-    a folder — ``cocu synth`` writes ``vocab.txt`` beside ``train/`` —, a shard, a glob or
-    brace pattern); else the packaged one (:meth:`Vocabulary.default`)."""
+def find_vocabulary(path: str | Path | None = None, *, data: str | Path | None = None) -> Path | None:
+    """The vocabulary file a command uses (None: the packaged one): ``path`` (``--vocab FILE``)
+    when given; else ``data/vocab.txt`` or ``vocab.txt`` in the folder holding ``data`` (the
+    command's input: a folder — ``cocu synth`` writes ``vocab.txt`` beside ``train/`` —, a
+    shard, a glob or brace pattern)."""
     if path:
-        return Vocabulary.from_file(path, extraction)
+        return Path(path)
     if data:
         root = Path(data)
         for cand in (root / "vocab.txt", root.parent / "vocab.txt"):
             if cand.is_file():
                 log.info("vocabulary: %s (found beside %s)", cand, data)
-                return Vocabulary.from_file(cand, extraction)
-    return Vocabulary.default(extraction)
+                return cand
+    return None
+
+
+def resolve_vocabulary(path: str | Path | None = None, *, data: str | Path | None = None,
+                       extraction: str = "longest") -> Vocabulary:
+    """The vocabulary of :func:`find_vocabulary`, else :meth:`Vocabulary.default`."""
+    found = find_vocabulary(path, data=data)
+    return Vocabulary.from_file(found, extraction) if found else Vocabulary.default(extraction)
 
 
 def substring_concepts(caption: str, vocab: Vocabulary) -> list[int]:

@@ -35,7 +35,7 @@ class TrainConfig:
     prompts: str = "caption"            # caption | oracle | curated
     curation: str | None = None         # CURATION_DIR for prompts=curated
     sampling: str = DEFAULT_SAMPLING    # plain | cluster (cocu.data.concept_sampling.SAMPLERS)
-    vocab: str | None = None            # vocabulary file (default: the shipped one)
+    vocab: str | None = None            # vocabulary file (default: vocab.txt beside the shards, else the shipped one)
     multi_label: int = 3                # K
     # objective: the paper's (caption + multi-label contrast) or grounded (+ prompt-group
     # grounding + appearance affinity; cocu.models.objective)
