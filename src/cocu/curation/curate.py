@@ -30,6 +30,7 @@ from cocu.curation.core import (RANKINGS, ConceptLists, cluster_archive, curate_
 from cocu.curation.embstore import EmbeddingStore
 from cocu.curation.index import KnnGraph, load_index
 from cocu.data.sidecar import MANIFEST, read_manifest, write_sidecar
+from cocu.data.vocab import vocab_hash
 from cocu.errors import CocuError
 from cocu.utils.checks import require
 from cocu.utils.io import atomic_path, check_output, write_json
