@@ -11,8 +11,6 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "cocu"
 MAX_LINES = 80
 MODULES = sorted(p.relative_to(SRC.parent).as_posix() for p in SRC.rglob("*.py"))
-# modules the CLI move (issue 14, item 3) rewrites; remove once it has landed
-PENDING_LENGTH = {"cocu/curation/commands.py": "register() is split by the CLI move to cocu/cli/"}
 
 
 def long_functions(source: str, limit: int = MAX_LINES) -> list[tuple[str, int, int]]:
@@ -46,17 +44,12 @@ def test_the_checks_see_what_they_check():
     assert len(MODULES) > 50 and "cocu/train/loop.py" in MODULES
 
 
-@pytest.mark.parametrize("module", [
-    pytest.param(m, marks=pytest.mark.xfail(reason=PENDING_LENGTH[m], strict=False)) if m in PENDING_LENGTH else m
-    for m in MODULES])
+@pytest.mark.parametrize("module", MODULES)
 def test_no_function_is_longer_than_80_lines(module):
     found = long_functions((SRC.parent / module).read_text(encoding="utf-8"))
     assert not found, f"{module}: " + ", ".join(f"{name} (line {line}, {n} lines)" for name, line, n in found)
 
 
-# until the CLI move to cocu/cli/ lands on main (issue 14, item 3) argparse is still imported by
-# cli.py, the <stage>/commands.py modules and utils/checks.py; remove this marker after merging it
-@pytest.mark.xfail(reason="argparse leaves the library packages with the CLI move to cocu/cli/", strict=False)
 def test_only_the_cli_package_imports_argparse():
     offenders = [m for m in MODULES if not m.startswith("cocu/cli/")
                  and "argparse" in imported_modules((SRC.parent / m).read_text(encoding="utf-8"))]

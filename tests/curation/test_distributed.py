@@ -6,7 +6,8 @@ import pytest
 
 pytest.importorskip("pyspark")
 
-from cocu.curation.clip_small import SmallClipConfig, build_small_clip, load_clip, save_small_clip  # noqa: E402
+from cocu.curation.encoder import load_clip  # noqa: E402
+from cocu.curation.small_clip import SmallClipConfig, build_small_clip, save_small_clip  # noqa: E402
 from cocu.curation.curate import CurateSettings, curate  # noqa: E402
 from cocu.curation.distributed import curate_spark, embed_spark, spark_context  # noqa: E402
 from cocu.curation.embed import embed_shards  # noqa: E402

@@ -11,7 +11,7 @@ from cocu.curation.curate import CurateSettings, curate
 from cocu.curation.embstore import write_shard
 from cocu.curation.index import (GRAPH, IndexInfo, auto_factory, build_graph, build_index,
                                  load_index)
-from cocu.curation.sidecar import load_curation
+from cocu.data.sidecar import load_curation
 from cocu.errors import CocuError
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cocu.curation.core import ConceptLists, curate_block, reference_similarities
-from cocu.curation.embstore import vocab_hash
+from cocu.data.vocab import vocab_hash
 from cocu.curation.reference import reference_curate
 from cocu.data.vocab import Vocabulary
 from cocu.errors import CocuError

@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from cocu.curation import curate as curate_mod
-from cocu.curation.clip_small import SmallClipConfig, build_small_clip, load_clip, save_small_clip, train_clip
+from cocu.curation.encoder import load_clip
+from cocu.curation.small_clip import SmallClipConfig, build_small_clip, save_small_clip, train_clip
 from cocu.curation.core import ConceptLists
 from cocu.curation.curate import CurateSettings, concept_embeddings, curate
 from cocu.curation.embed import embed_shards
@@ -17,7 +18,7 @@ from cocu.curation.embstore import EmbeddingStore
 from cocu.curation.index import IndexInfo, build_index
 from cocu.curation.reference import reference_curate
 from cocu.curation.report import load_truth, score_topk, sweep_report
-from cocu.curation.sidecar import load_curation
+from cocu.data.sidecar import load_curation
 from cocu.errors import CocuError
 
 TINY = SmallClipConfig(embed_dim=32, image_size=32, patch_size=8, vision_width=32, vision_layers=1,
@@ -218,7 +219,7 @@ def test_trimmed_text_encoding_equals_full_context():
     import open_clip
     import torch
 
-    from cocu.curation.clip_small import encode_text_trimmed
+    from cocu.curation.encoder import encode_text_trimmed
 
     torch.manual_seed(0)
     model = build_small_clip(TINY).eval()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cocu.data.synth_classes import OBJECT_CLASSES, STUFF_CLASSES
-from cocu.data.vocab import Vocabulary, normalize, substring_concepts
+from cocu.data.vocab import Vocabulary, normalize, substring_concepts, vocab_hash
 from cocu.errors import CocuError
 
 TEXT = """
@@ -44,7 +44,7 @@ def test_file_format(vocab, tmp_path):
     path = tmp_path / "v.txt"
     vocab.write(path)
     again = Vocabulary.from_file(path)
-    assert again.concepts == vocab.concepts and again.fingerprint() == vocab.fingerprint()
+    assert again.concepts == vocab.concepts and vocab_hash(again) == vocab_hash(vocab)
     with pytest.raises(CocuError, match="already belongs"):
         Vocabulary.from_text("dog, puppy\ncat, puppy\n")
     with pytest.raises(CocuError, match="no concepts"):
@@ -192,3 +192,26 @@ def test_default_vocabulary_on_real_captions():
         "person", "bicycle", "road", "bus"]
     assert v.extract_names("A man wearing glasses holds a wine glass") == ["person", "eyeglasses", "wine glass"]
     assert v.extract_names("a picture of a photo of an image") == []
+
+
+def test_resolve_vocabulary_order(tmp_path):
+    from cocu.data.vocab import resolve_vocabulary
+
+    world = tmp_path / "world"
+    (world / "train").mkdir(parents=True)
+    (world / "vocab.txt").write_text("dog, puppy\nsky\n")
+    own = tmp_path / "own.txt"
+    own.write_text("cat\n")
+    assert resolve_vocabulary(own, data=world / "train").concepts == ["cat"]  # --vocab wins
+    for data in (world / "train", world):  # in the folder holding it, or in it
+        assert resolve_vocabulary(data=data).concepts == ["dog", "sky"]
+    (world / "train" / "vocab.txt").write_text("road\n")
+    assert resolve_vocabulary(data=world / "train").concepts == ["road"]  # in the folder first
+    assert resolve_vocabulary(data=world / "train" / "{00000..00002}.tar").concepts == ["road"]
+    assert resolve_vocabulary(data=tmp_path / "elsewhere").concepts == Vocabulary.default().concepts
+    assert resolve_vocabulary().concepts == Vocabulary.default().concepts
+    assert resolve_vocabulary(data=world, extraction="official").extraction == "official"
+    from cocu.data.vocab import find_vocabulary
+
+    assert find_vocabulary(data=world) == world / "vocab.txt" and find_vocabulary(own, data=world) == own
+    assert find_vocabulary(data=tmp_path / "elsewhere") is None

@@ -29,9 +29,9 @@ class FakeEncoder:
 
 @pytest.fixture()
 def fake_clip(monkeypatch):
-    import cocu.curation.clip_small as clip_small
+    import cocu.curation.encoder as encoder
 
-    monkeypatch.setattr(clip_small, "load_clip", lambda *a, **k: FakeEncoder())
+    monkeypatch.setattr(encoder, "load_clip", lambda *a, **k: FakeEncoder())
 
 
 def _shards(tmp_path):

@@ -169,15 +169,15 @@ def test_outputs_of_the_wrong_kind_are_refused_before_compute(tmp_path, capsys, 
         "embed": ["embed", "--shards", str(shards), "--out", str(existing_file), "--model", "nothing"],
     }[command]
     if command == "embed":  # the folder check comes before loading the model
-        import cocu.curation.clip_small as clip_small
+        import cocu.curation.encoder as encoder
 
-        orig = clip_small.load_clip
-        clip_small.load_clip = lambda *a, **k: type("E", (), {"spec": {}, "dim": 2, "batch_size": 1})()
+        orig = encoder.load_clip
+        encoder.load_clip = lambda *a, **k: type("E", (), {"spec": {}, "dim": 2, "batch_size": 1})()
     try:
         assert main(argv) == 2
     finally:
         if command == "embed":
-            clip_small.load_clip = orig
+            encoder.load_clip = orig
     err = capsys.readouterr().err.strip()
     assert "existing file" in err or "existing folder" in err
     assert existing_file.read_text() == "precious" and not any(existing_dir.iterdir())

@@ -73,7 +73,7 @@ def test_slot_without_one_usable_sample_stops_with_an_error(tmp_path, model_json
 
 
 def _sidecar(path: Path, keys: list[str]) -> None:
-    from cocu.curation.sidecar import write_sidecar
+    from cocu.data.sidecar import write_sidecar
 
     n = len(keys)
     write_sidecar(path, keys, np.arange(n + 1), np.zeros(n, np.int64), np.ones(n), np.ones(n), np.ones(n),

@@ -9,7 +9,7 @@ import torch
 from cocu.data.shards import Sample, list_shards
 from cocu.data.vocab import Vocabulary
 from cocu.train.data import StreamState, TrainStream, slot_sources
-from cocu.train.prompts import CaptionConcepts, TrueConcepts, build_prompt_source, build_texts
+from cocu.train.prompts import CaptionPrompts, OraclePrompts, SampleTexts, build_prompt_source, build_texts
 
 TEMPLATES = ["a photo of a {}.", "art of the {}."]
 
@@ -21,7 +21,7 @@ def _stream(shards, **kw):
     def tokenize(texts):  # a stand-in: one id per text, enough to follow them through
         return torch.tensor([[hash(t) % 1000] for t in texts])
     vocab = Vocabulary.from_file(shards / "vocab.txt")
-    args = dict(batch_size=4, k=2, transform=transform, prompt_source=TrueConcepts(vocab), templates=TEMPLATES,
+    args = dict(batch_size=4, transform=transform, texts=SampleTexts(OraclePrompts(vocab), 2, TEMPLATES),
                 tokenize=tokenize, seed=0, shuffle_buffer=5)
     args.update(kw)
     return TrainStream(list_shards(shards), **args)
@@ -80,11 +80,11 @@ def test_prompt_sources(shards):
     rng = np.random.default_rng(0)
     seen = set()
     for _ in range(40):
-        names = CaptionConcepts(vocab).prompts(sample, 2, rng)
+        names = CaptionPrompts(vocab).prompts(sample, 2, rng)
         assert len(names) == 2 and len(set(names)) == 2
         seen.update(names)
     assert seen <= {"dog", "puppy", "car", "automobile", "tree"} and {"puppy", "dog"} <= seen
-    oracle = {n for _ in range(30) for n in TrueConcepts(vocab).prompts(sample, 5, rng)}
+    oracle = {n for _ in range(30) for n in OraclePrompts(vocab).prompts(sample, 5, rng)}
     assert oracle == {"sky", "road", "street"}
     with pytest.raises(Exception, match="curation"):
         build_prompt_source("curated", vocab=vocab)

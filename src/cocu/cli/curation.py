@@ -11,10 +11,18 @@ from cocu.cli.flags import (add_device, add_extraction, add_shard_flags, add_voc
                              int_at_least)
 
 
-def _vocab(path: str | None, extraction: str = "longest"):
-    from cocu.data.vocab import Vocabulary
+def _vocab_file(path: str | None, data: str) -> str | None:
+    """The vocabulary file of the one rule (``cocu.data.vocab.find_vocabulary``; None = packaged)."""
+    from cocu.data.vocab import find_vocabulary
 
-    return Vocabulary.from_file(path, extraction) if path else Vocabulary.default(extraction)
+    found = find_vocabulary(path, data=data)
+    return str(found) if found else None
+
+
+def _vocab(path: str | None, data: str, extraction: str = "longest"):
+    from cocu.data.vocab import resolve_vocabulary
+
+    return resolve_vocabulary(path, data=data, extraction=extraction)
 
 
 def _check_engine(args: argparse.Namespace) -> None:
@@ -23,7 +31,7 @@ def _check_engine(args: argparse.Namespace) -> None:
 
 
 def cmd_train_clip(args: argparse.Namespace) -> int:
-    from cocu.curation.clip_small import train_clip
+    from cocu.curation.small_clip import train_clip
     from cocu.data.shards import list_shards
     from cocu.utils.io import check_output
 
@@ -40,7 +48,7 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from cocu.curation.clip_small import load_clip
+    from cocu.curation.encoder import load_clip
     from cocu.curation.embed import embed_shards
     from cocu.data.shards import list_shards
     from cocu.utils.device import resolve_device
@@ -51,7 +59,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         from cocu.curation.distributed import embed_spark
 
         r = embed_spark(list_shards(args.shards), args.out, args.model, pretrained=args.pretrained,
-                        device=device, captions=args.captions, vocab_path=args.vocab,
+                        device=device, captions=args.captions, vocab_path=_vocab_file(args.vocab, args.shards),
                         use_vocab=args.default_vocab, extraction=args.extraction,
                         batch_size=args.batch_size, master=args.spark_master, partitions=args.partitions)
         print(f"embedded {len(r.done)} shards ({r.samples} samples, {r.corrupt} corrupt skipped); "
@@ -60,7 +68,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     enc = load_clip(args.model, args.pretrained, device)
     enc.batch_size = args.batch_size
     r = embed_shards(list_shards(args.shards), args.out, enc, captions=args.captions,
-                     vocab=_vocab(args.vocab, args.extraction) if (args.vocab or args.default_vocab) else None,
+                     vocab=_vocab(args.vocab, args.shards, args.extraction) if (args.vocab or args.default_vocab) else None,
                      batch_size=args.batch_size, shard_index=args.shard_index, num_shards=args.num_shards)
     print(f"embedded {len(r.done)} shards ({r.samples} samples, {r.corrupt} corrupt skipped, "
           f"{r.corrupt_shards} shards truncated); {len(r.skipped)} already done; {len(r.failed)} failed")
@@ -107,15 +115,15 @@ def cmd_curate(args: argparse.Namespace) -> int:
         index = default_index_path(args.emb, graph=True)
     encoder = None
     if args.model:
-        from cocu.curation.clip_small import load_clip
+        from cocu.curation.encoder import load_clip
 
         encoder = load_clip(args.model, args.pretrained)
-    vocab = _vocab(args.vocab, args.extraction)
+    vocab = _vocab(args.vocab, args.emb, args.extraction)
     _check_engine(args)
     if args.engine == "spark":
         from cocu.curation.distributed import curate_spark
 
-        r = curate_spark(args.emb, index, args.out, settings, vocab_path=args.vocab,
+        r = curate_spark(args.emb, index, args.out, settings, vocab_path=_vocab_file(args.vocab, args.emb),
                          extraction=args.extraction, encoder=encoder, master=args.spark_master,
                          partitions=args.partitions)
     else:
@@ -136,7 +144,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from cocu.curation.report import format_table, sweep_report
     from cocu.utils.io import write_json
 
-    rows = sweep_report(args.emb, args.shards, _vocab(args.vocab), neighbours=args.neighbours,
+    rows = sweep_report(args.emb, args.shards, _vocab(args.vocab, args.shards), neighbours=args.neighbours,
                         k=args.k, expansions=args.expansions, rankings=args.rankings,
                         model=args.model)
     print(format_table(rows))
@@ -168,7 +176,7 @@ def _register_embed(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pretrained", default=None, help="open_clip weights: local file or cached tag")
     p.add_argument("--captions", action="store_true", help="also embed captions (for --expansion language)")
     add_vocab(p, help="vocabulary file or official gallery .json: store per-sample concept ids")
-    p.add_argument("--default-vocab", action="store_true", help="store concept ids of the default vocabulary")
+    p.add_argument("--default-vocab", action="store_true", help="store concept ids of the default vocabulary (vocab.txt beside the shards, else the packaged one)")
     add_extraction(p)
     p.add_argument("--batch-size", type=int_at_least(1), default=256)
     add_device(p)

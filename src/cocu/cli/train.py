@@ -14,9 +14,11 @@ import os
 import typing
 
 from cocu.models.objective import OBJECTIVES
-from cocu.train.config import AMP_MODES, PROMPT_SOURCES, SAMPLINGS, TrainConfig
+from cocu.data.concept_sampling import SAMPLERS
+from cocu.train.config import AMP_MODES, TrainConfig
+from cocu.train.prompts import PROMPT_SOURCES
 
-CHOICES = {"prompts": PROMPT_SOURCES, "sampling": SAMPLINGS, "amp": AMP_MODES, "objective": OBJECTIVES}
+CHOICES = {"prompts": PROMPT_SOURCES, "sampling": tuple(SAMPLERS), "amp": AMP_MODES, "objective": OBJECTIVES}
 ALIASES = {"warmup_epochs": ["--warmup"]}
 METAVARS = {"multi_label": "K", "grad_cache_chunk": "M"}
 
@@ -30,7 +32,7 @@ FLAGS: dict[str, dict[str, str]] = {
     "prompts": {
         "prompts": "where the K extra prompts come from (default caption = baseline)",
         "curation": "curation sidecar folder (for --prompts curated)",
-        "sampling": "curated concept sampling (default plain)",
+        "sampling": "curated concept sampling (default plain; needs --prompts curated)",
         "vocab": "vocabulary file (default: vocab.txt beside the shards, else the shipped one)",
         "multi_label": "number of concept prompts",
     },

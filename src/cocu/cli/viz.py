@@ -97,9 +97,9 @@ def _with_synonyms(specs: list, vocab_arg: str | None, use_vocab: bool) -> list:
     """Fill in synonyms from a vocabulary for concepts written without ``|`` synonyms."""
     if not use_vocab:
         return specs
-    from cocu.data.vocab import Vocabulary
+    from cocu.data.vocab import resolve_vocabulary
 
-    vocab = Vocabulary.from_file(vocab_arg) if vocab_arg else Vocabulary.default()
+    vocab = resolve_vocabulary(vocab_arg)  # no data folder: --vocab or the packaged one
     for spec in specs:
         if spec.synonyms:
             continue

@@ -27,10 +27,11 @@ import numpy as np
 
 from cocu.curation.core import (RANKINGS, ConceptLists, cluster_archive, concat_indptr, curate_block,
                                 drop_anchor, reference_similarities)
-from cocu.curation.embstore import EmbeddingStore, vocab_hash
+from cocu.curation.embstore import EmbeddingStore
 from cocu.curation.index import KnnGraph, load_index
-from cocu.curation.sidecar import MANIFEST, read_manifest, write_sidecar
+from cocu.data.sidecar import MANIFEST, read_manifest, write_sidecar
 from cocu.data.templates import CURATION_PROMPT
+from cocu.data.vocab import vocab_hash
 from cocu.errors import CocuError
 from cocu.utils.checks import require
 from cocu.utils.io import atomic_path, check_output, write_json
@@ -238,7 +239,7 @@ def _cached_concept_emb(out: Path, vocab, prompt: str, encoder, anchors: Embeddi
         spec = anchors.info.get("model")
         if not spec:
             raise CocuError(f"{anchors.root}/embed.json names no model; pass --model")
-        from cocu.curation.clip_small import load_clip
+        from cocu.curation.encoder import load_clip
 
         encoder = load_clip(spec)
     t = concept_embeddings(encoder, vocab, prompt)

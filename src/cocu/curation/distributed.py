@@ -60,16 +60,15 @@ def _total(result, rows, fields: tuple[str, ...]):
 
 
 def _load_vocab(vocab_path: str | None, extraction: str):
-    from cocu.data.vocab import Vocabulary
+    from cocu.data.vocab import resolve_vocabulary
 
-    return (Vocabulary.from_file(vocab_path, extraction) if vocab_path
-            else Vocabulary.default(extraction))
+    return resolve_vocabulary(vocab_path, extraction=extraction)
 
 
 def _embed_task(shards, out, model, pretrained, device, captions, vocab_spec, batch_size, threads):
     import torch
 
-    from cocu.curation.clip_small import load_clip
+    from cocu.curation.encoder import load_clip
     from cocu.curation.embed import embed_shards
 
     shards = list(shards)

@@ -21,7 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cocu.curation.embstore import EMBED_INFO, vocab_hash
+from cocu.curation.embstore import EMBED_INFO
+from cocu.data.vocab import vocab_hash
 from cocu.errors import CocuError
 from cocu.utils.io import atomic_path, check_output, write_json
 from cocu.utils.progress import progress
@@ -53,7 +54,7 @@ def embed_shards(shards: list[Path], out_dir: str | os.PathLike, encoder, *, cap
                  vocab=None, batch_size: int = 256, shard_index: int = 0, num_shards: int = 1
                  ) -> EmbedResult:
     """Embed the shards assigned to this worker (every ``num_shards``-th from ``shard_index``)."""
-    from cocu.data.shards import ShardStats, iter_samples, probe_shard, shard_split
+    from cocu.data.shards import ShardStats, iter_samples, probe_shard, shard_split, shard_stem
 
     out = check_output(out_dir, "dir", "embedding folder")
     info_path = out / EMBED_INFO
@@ -71,7 +72,7 @@ def embed_shards(shards: list[Path], out_dir: str | os.PathLike, encoder, *, cap
         write_json(info_path, info)
     result = EmbedResult()
     for shard in progress(shard_split(list(shards), shard_index, num_shards), desc="embed", unit="shard"):
-        stem = Path(shard).name.split(".")[0]
+        stem = shard_stem(shard)
         meta_path = out / "metadata" / f"{stem}.parquet"
         if meta_path.exists():
             result.skipped.append(stem)

@@ -8,7 +8,6 @@ A shard is complete when its metadata parquet exists (it is written last).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -18,19 +17,11 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from cocu.curation.core import ConceptLists
+from cocu.data.vocab import vocab_hash
 from cocu.errors import CocuError
 
 EMBED_INFO = "embed.json"
 MODALITY_DIRS = {"img": "img_emb", "text": "text_emb"}
-
-
-def vocab_hash(vocab) -> str:
-    """A short content hash of a vocabulary (its concepts and synonyms, in id order, and its
-    extraction semantics when not the default)."""
-    groups = [list(vocab.synonyms(i)) for i in range(len(vocab))]
-    mode = getattr(vocab, "extraction", "longest")
-    payload = groups if mode == "longest" else {"extraction": mode, "groups": groups}
-    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
 
 
 @dataclass

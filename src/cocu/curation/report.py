@@ -16,7 +16,7 @@ import numpy as np
 
 from cocu.curation.curate import CurateSettings, Corpus, concept_embeddings, curate_arrays, load_corpus
 from cocu.curation.embstore import EmbeddingStore
-from cocu.curation.sidecar import load_curation, read_manifest
+from cocu.data.sidecar import load_curation, read_manifest
 
 
 def load_truth(shards, vocab) -> dict[str, tuple[set[int], set[int]]]:
@@ -65,7 +65,7 @@ def sweep_report(emb_dir, shards, vocab, *, neighbours=(8, 16, 32), k: int = 3,
     """Curate in memory (exact indexes) for each expansion × ranking × N and score the top-k."""
     img = EmbeddingStore.open(emb_dir, "img")
     if concept_emb is None:
-        from cocu.curation.clip_small import load_clip
+        from cocu.curation.encoder import load_clip
 
         concept_emb = concept_embeddings(load_clip(model or img.info["model"]), vocab)
     corpus: Corpus = load_corpus(emb_dir, vocab, concept_emb)

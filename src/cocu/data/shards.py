@@ -116,6 +116,12 @@ def readable_shards(shards: Iterable[str | Path]) -> tuple[list[Path], list[str]
     return good, bad
 
 
+def shard_stem(shard: str | Path) -> str:
+    """A shard's name up to its first dot (``00042.tar`` → ``00042``): embedding files and
+    curation sidecars of the shard are named after it."""
+    return Path(shard).name.split(".")[0]
+
+
 def shard_split(shards: list[Path], index: int, num: int) -> list[Path]:
     """The shards process ``index`` of ``num`` handles (``--shard-index/--num-shards``): every num-th."""
     if num < 1 or not 0 <= index < num:

@@ -34,6 +34,8 @@ concept per entry; plurals are matched as for any vocabulary.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import re
 from collections.abc import Iterable
 from functools import lru_cache
@@ -43,6 +45,8 @@ from pathlib import Path
 import inflect
 
 from cocu.errors import CocuError
+
+log = logging.getLogger(__name__)
 
 MAX_NGRAM = 4
 EXTRACTIONS = ("longest", "official")
@@ -117,8 +121,6 @@ class Vocabulary:
         """The official CoCu gallery JSON, ``{"concept": ["person", "greeting card", ...]}``:
         one concept per entry, in file order (exact repeats are dropped; an entry equal to
         another's plural stays its own concept, since a literal match beats a plural)."""
-        import json
-
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -169,11 +171,6 @@ class Vocabulary:
 
     def __contains__(self, name: str) -> bool:
         return normalize(name) in self._literal
-
-    def fingerprint(self) -> str:
-        """A short hash of the concepts and synonyms (for manifests)."""
-        text = "\n".join(", ".join(n) for n in self._names)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def write(self, path: str | Path) -> None:
         """Write in the vocabulary file format (atomically)."""
@@ -284,6 +281,39 @@ class Vocabulary:
 def _default_vocab() -> Vocabulary:
     text = resources.files("cocu.data").joinpath("vocab_default.txt").read_text(encoding="utf-8")
     return Vocabulary.from_text(text, source="cocu/data/vocab_default.txt")
+
+
+def vocab_hash(vocab: Vocabulary, extraction: str | None = None) -> str:
+    """The 16-hex-digit hash recorded in ``embed.json`` and curation manifests: the concepts
+    and synonyms in id order, and the extraction semantics (``extraction``, default the
+    vocabulary's own) when it is not ``longest``."""
+    groups = [list(vocab.synonyms(i)) for i in range(len(vocab))]
+    mode = extraction or getattr(vocab, "extraction", "longest")
+    payload = groups if mode == "longest" else {"extraction": mode, "groups": groups}
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
+
+
+def find_vocabulary(path: str | Path | None = None, *, data: str | Path | None = None) -> Path | None:
+    """The vocabulary file a command uses (None: the packaged one): ``path`` (``--vocab FILE``)
+    when given; else ``data/vocab.txt`` or ``vocab.txt`` in the folder holding ``data`` (the
+    command's input: a folder — ``cocu synth`` writes ``vocab.txt`` beside ``train/`` —, a
+    shard, a glob or brace pattern)."""
+    if path:
+        return Path(path)
+    if data:
+        root = Path(data)
+        for cand in (root / "vocab.txt", root.parent / "vocab.txt"):
+            if cand.is_file():
+                log.info("vocabulary: %s (found beside %s)", cand, data)
+                return cand
+    return None
+
+
+def resolve_vocabulary(path: str | Path | None = None, *, data: str | Path | None = None,
+                       extraction: str = "longest") -> Vocabulary:
+    """The vocabulary of :func:`find_vocabulary`, else :meth:`Vocabulary.default`."""
+    found = find_vocabulary(path, data=data)
+    return Vocabulary.from_file(found, extraction) if found else Vocabulary.default(extraction)
 
 
 def substring_concepts(caption: str, vocab: Vocabulary) -> list[int]:

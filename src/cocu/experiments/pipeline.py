@@ -156,7 +156,7 @@ class SyntheticPipeline(ExperimentLayout):
         """The small CLIP that stands in for web-scale CLIP (trained on complete captions)."""
         if self.clip_path.exists():
             return self.clip_path
-        from cocu.curation.clip_small import train_clip
+        from cocu.curation.small_clip import train_clip
         from cocu.data.shards import list_shards
 
         self.world()
@@ -175,7 +175,7 @@ class SyntheticPipeline(ExperimentLayout):
         done = all(self.index_path(m).exists() for m in ("img", "text"))
         if done:
             return self.emb_dir
-        from cocu.curation.clip_small import load_clip
+        from cocu.curation.encoder import load_clip
         from cocu.curation.embed import embed_shards
         from cocu.curation.index import build_index
         from cocu.data.shards import list_shards
@@ -194,7 +194,7 @@ class SyntheticPipeline(ExperimentLayout):
         out = self.curation_dir(regime)
         if (out / "manifest.json").exists() and (out / "done.json").exists():
             return out
-        from cocu.curation.clip_small import load_clip
+        from cocu.curation.encoder import load_clip
         from cocu.curation.curate import CurateSettings, curate
 
         self.embeddings()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cocu.data.shards import shard_stem
 from cocu.errors import CocuError
 from cocu.experiments.real import RealExperiment, row_label
 from cocu.experiments.regimes import Regime
@@ -231,7 +232,7 @@ def _list_steps(plan: Plan, exp: RealExperiment, kind: str, regimes: list[Regime
 def _prepare_steps(exp: RealExperiment, regimes: list[Regime], shards: list[Path]) -> list[tuple[str, str, str]]:
     """(state, step, what) of the shared steps before training: embed, index, curate."""
     steps: list[tuple[str, str, str]] = []
-    stems = {s.name.split(".")[0] for s in shards}
+    stems = {shard_stem(s) for s in shards}
     done_emb = len([p for p in (exp.emb_dir / "metadata").glob("*.parquet") if p.stem in stems]) \
         if (exp.emb_dir / "metadata").is_dir() else 0
     steps.append(("✓" if shards and exp.embeddings_done() else ("~" if done_emb else "·"), "embed",

@@ -28,6 +28,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from cocu.data.shards import shard_stem
 from cocu.errors import CocuError
 from cocu.experiments.pipeline import ExperimentLayout
 from cocu.experiments.recipe import Recipe
@@ -65,7 +66,7 @@ def _is_small_clip(path: Path) -> bool:
 
 
 def resolve_clip(spec: str, weights: str | None, default_model: str) -> tuple[str, str | None]:
-    """``(model, pretrained)`` for :func:`cocu.curation.clip_small.load_clip` from ``--clip`` and
+    """``(model, pretrained)`` for :func:`cocu.curation.encoder.load_clip` from ``--clip`` and
     ``--clip-weights``: an open_clip name + a weights file (or cached tag), a weights file alone
     (the recipe's architecture, ``default_model``), ``local-dir:DIR`` or a cocu small-CLIP file."""
     if weights:
@@ -133,7 +134,7 @@ class RealExperiment(ExperimentLayout):
         return json.loads(done.read_text(encoding="utf-8")).get("stems") == self._stems()
 
     def _stems(self) -> list[str]:
-        return [Path(s).name.split(".")[0] for s in self.shard_list()]
+        return [shard_stem(s) for s in self.shard_list()]
 
     def curation_done(self, regime: Regime) -> bool:
         return (self.curation_dir(regime) / "done.json").is_file()
@@ -151,10 +152,9 @@ class RealExperiment(ExperimentLayout):
 
     def vocab(self):
         if self._vocab is None:
-            from cocu.data.vocab import Vocabulary
+            from cocu.data.vocab import resolve_vocabulary
 
-            self._vocab = (Vocabulary.from_file(self.vocab_file) if self.vocab_file
-                           else Vocabulary.default())
+            self._vocab = resolve_vocabulary(self.vocab_file)
         return self._vocab
 
     def write_vocab(self) -> None:
@@ -168,7 +168,7 @@ class RealExperiment(ExperimentLayout):
 
     def encoder(self):
         if self._encoder is None:
-            from cocu.curation.clip_small import load_clip
+            from cocu.curation.encoder import load_clip
             from cocu.utils.device import resolve_device
 
             self._encoder = load_clip(*self.clip_source(), str(resolve_device(self.device)))

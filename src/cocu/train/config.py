@@ -6,13 +6,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from cocu.data.concept_sampling import DEFAULT_SAMPLING, SAMPLERS
 from cocu.errors import CocuError
 from cocu.models.objective import Objective
+from cocu.train.prompts import PROMPT_SOURCES
 from cocu.utils.checks import require
 from cocu.utils.configs import load_shipped
 
-PROMPT_SOURCES = ("caption", "oracle", "curated")
-SAMPLINGS = ("plain", "cluster")
 AMP_MODES = ("bf16", "fp16", "none")
 
 
@@ -33,8 +33,8 @@ class TrainConfig:
     # text side: caption + K concept prompts
     prompts: str = "caption"            # caption | oracle | curated
     curation: str | None = None         # CURATION_DIR for prompts=curated
-    sampling: str = "plain"             # plain | cluster
-    vocab: str | None = None            # vocabulary file (default: the shipped one)
+    sampling: str = DEFAULT_SAMPLING    # plain | cluster (cocu.data.concept_sampling.SAMPLERS)
+    vocab: str | None = None            # vocabulary file (default: vocab.txt beside the shards, else the shipped one)
     multi_label: int = 3                # K
     # objective: the paper's (caption + multi-label contrast) or grounded (+ prompt-group
     # grounding + appearance affinity; cocu.models.objective)
@@ -87,8 +87,11 @@ class TrainConfig:
             raise CocuError(f"--prompts must be one of {PROMPT_SOURCES}, got {self.prompts!r}")
         if self.prompts == "curated" and not self.curation:
             raise CocuError("--prompts curated needs --curation DIR (a curation sidecar folder)")
-        if self.sampling not in SAMPLINGS:
-            raise CocuError(f"--sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
+        if self.sampling not in SAMPLERS:
+            raise CocuError(f"--sampling must be one of {tuple(SAMPLERS)}, got {self.sampling!r}")
+        if self.sampling != DEFAULT_SAMPLING and self.prompts != "curated":
+            raise CocuError(f"--sampling {self.sampling} draws from curated archives: it needs --prompts curated "
+                            f"(got --prompts {self.prompts})")
         self.objective_spec()
         if self.amp not in AMP_MODES:
             raise CocuError(f"--amp must be one of {AMP_MODES}, got {self.amp!r}")

@@ -38,6 +38,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from cocu.data.shards import ShardStats, decode_image, iter_samples
 from cocu.errors import CocuError
+from cocu.train.prompts import SampleTexts
 
 log = logging.getLogger(__name__)
 
@@ -139,15 +140,16 @@ def _shuffled(items: Iterator[Any], bufsize: int, rng: random.Random) -> Iterato
 class TrainStream(IterableDataset):
     """Infinite iterable of ready batches for one rank (use with ``DataLoader(batch_size=None)``).
 
+    ``texts`` turns a sample into its 1 + K texts, ``tokenize`` a list of texts into ids [N, 77].
     Yields dicts: ``images [B,3,H,W] float32``, ``text_ids [B,1+K,77] int64``, ``slot``,
     ``position (draw, index)`` after the batch, ``counts`` (:data:`COUNTERS` since the previous
     batch of this slot: samples skipped, shards that ended early, samples without curation).
-    A slot whose shards yield nothing yields one ``{"error": message}`` and stops.
+    A slot whose shards yield nothing (or whose curation sidecar cannot be read) yields one
+    ``{"error": message}`` and stops.
     """
 
-    def __init__(self, shards: Sequence[str | Path], *, batch_size: int, k: int,
-                 transform: Callable[[Image.Image], torch.Tensor],
-                 prompt_source: Any, templates: Sequence[str],
+    def __init__(self, shards: Sequence[str | Path], *, batch_size: int,
+                 transform: Callable[[Image.Image], torch.Tensor], texts: SampleTexts,
                  tokenize: Callable[[list[str]], torch.Tensor],
                  seed: int = 0, rank: int = 0, world_size: int = 1, workers: int = 0,
                  shuffle_buffer: int = 1000, start_step: int = 0,
@@ -156,10 +158,9 @@ class TrainStream(IterableDataset):
         self.n_workers = max(1, workers)
         self.n_slots = world_size * self.n_workers
         self.sources = slot_sources(shards, self.n_slots)
-        self.batch_size, self.k = batch_size, k
-        self.transform, self.prompt_source = transform, prompt_source
+        self.batch_size, self.k = batch_size, texts.k
+        self.transform, self.texts, self.tokenize = transform, texts, tokenize
         self.decode_side = decode_side  # JPEGs decoded at reduced size, both sides ≥ this
-        self.templates, self.tokenize = list(templates), tokenize
         self.seed, self.rank = seed, rank
         self.shuffle_buffer = shuffle_buffer
         self.start_step = start_step
@@ -221,14 +222,11 @@ class TrainStream(IterableDataset):
         corrupt, self._reported = total - self._reported, total
         shards = self._finished_shards + self._stats.corrupt_shards
         corrupt_shards, self._reported_shards = shards - self._reported_shards, shards
-        missing_now = int(getattr(self.prompt_source, "missing", 0) or 0)
-        missing, self._reported_missing = missing_now - self._reported_missing, missing_now
+        missing, self._reported_missing = self.texts.missing - self._reported_missing, self.texts.missing
         return {"corrupt": corrupt, "corrupt_shards": corrupt_shards, "missing_curation": missing}
 
     def _prepare(self, sample: Any, slot: int, draw: int, index: int) -> tuple[torch.Tensor, list[str]] | None:
-        """Decode + augment + prompts for one sample, all seeded by its position; None if corrupt."""
-        from cocu.train.prompts import build_texts
-
+        """Decode + augment + texts for one sample, all seeded by its position; None if corrupt."""
         s = sample_seed(self.seed, slot, draw, index, 3)
         random.seed(s)
         np.random.seed(s % 2**32)
@@ -243,8 +241,7 @@ class TrainStream(IterableDataset):
             log.warning("skipping corrupt sample %s in %s: %s", getattr(sample, "key", "?"),
                         getattr(sample, "shard", "?"), exc)
             return None
-        names = self.prompt_source.prompts(sample, self.k, rng)
-        return image, build_texts(sample.caption, names, self.k, rng, self.templates)
+        return image, self.texts(sample, rng)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = get_worker_info()
@@ -253,7 +250,7 @@ class TrainStream(IterableDataset):
         slot = self.rank * self.n_workers + logical
         self._finished, self._reported, self._stats = 0, 0, ShardStats(0, 0)
         self._finished_shards, self._reported_shards = 0, 0
-        self._reported_missing = int(getattr(self.prompt_source, "missing", 0) or 0)
+        self._reported_missing = self.texts.missing
         images: list[torch.Tensor] = []
         texts: list[str] = []
         corrupt = 0
@@ -277,7 +274,7 @@ class TrainStream(IterableDataset):
                     yield {"images": torch.stack(images), "text_ids": ids, "slot": slot,
                            "position": (draw, index + 1), "counts": counts}
                     images, texts, corrupt = [], [], 0
-        except SlotStarved as exc:  # handed to the main process as data: a worker's traceback is no message
+        except CocuError as exc:  # handed to the main process as data: a worker's traceback is no message
             yield {"error": str(exc)}
 
 

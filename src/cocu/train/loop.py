@@ -26,6 +26,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from cocu.data.templates import IMAGENET_TEMPLATES
 from cocu.data.transforms import decode_side, train_transform
-from cocu.data.vocab import Vocabulary
 from cocu.errors import CocuError
 from cocu.models import create_model
 from cocu.models.groupvit import Embeddings
@@ -48,7 +47,7 @@ from cocu.train.config import TrainConfig
 from cocu.train.data import COUNTERS, StreamState, TrainStream, count_samples, make_loader, usable_shards
 from cocu.train.gradcache import grad_cache_backward
 from cocu.train.optim import WarmupCosine, build_optimizer, scaled_lr
-from cocu.train.prompts import build_prompt_source, check_curation_coverage
+from cocu.train.prompts import SampleTexts, sample_texts
 from cocu.train.run_dir import check_resume_config, prepare_run_dir, truncate_log
 from cocu.train.run_log import RunLog
 from cocu.utils.io import write_json
@@ -125,28 +124,16 @@ def _all_reduce_grads(params: list[nn.Parameter], world: int) -> None:
 
 
 def _build_data(cfg: TrainConfig, model: nn.Module, info: D.DistInfo, start_step: int,
-                state: StreamState | None, shards: list[Path]) -> tuple[TrainStream, Any]:
-    """The prompt source and the per-rank data stream over the (readable) ``shards``."""
-    vocab = Vocabulary.from_file(cfg.vocab) if cfg.vocab else _default_vocab(cfg.shards)
-    source = build_prompt_source(cfg.prompts, vocab=vocab, curation=cfg.curation, sampling=cfg.sampling)
+                state: StreamState | None, shards: list[Path], texts: SampleTexts) -> tuple[TrainStream, Any]:
+    """The per-rank data stream over the (readable) ``shards``, with ``texts`` for the prompts."""
     size = cfg.image_size or unwrap(model).config.image_size
     context = getattr(getattr(unwrap(model), "config", None), "context_length", 77)
-    stream = TrainStream(shards, batch_size=cfg.batch_size, k=cfg.multi_label, transform=train_transform(size),
-                         prompt_source=source, templates=IMAGENET_TEMPLATES,
-                         tokenize=lambda texts: tokenize(texts, context_length=context),
+    stream = TrainStream(shards, batch_size=cfg.batch_size, transform=train_transform(size), texts=texts,
+                         tokenize=partial(tokenize, context_length=context),
                          seed=cfg.seed, rank=info.rank, world_size=info.world_size, workers=cfg.workers,
                          shuffle_buffer=cfg.shuffle_buffer, start_step=start_step, state=state,
                          decode_side=decode_side(size))
     return stream, shards
-
-
-def _default_vocab(shards: str) -> Any:
-    """``vocab.txt`` written by ``cocu synth`` beside the shards, else the shipped vocabulary."""
-    root = Path(shards)
-    for cand in (root / "vocab.txt", root.parent / "vocab.txt"):
-        if cand.is_file():
-            return Vocabulary.from_file(cand)
-    return Vocabulary.default()
 
 
 def train(cfg: TrainConfig, *, on_step: Callable[[int, dict[str, Any]], None] | None = None) -> TrainResult:
@@ -165,16 +152,15 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, dict[str, Any]], None] | 
             D.cleanup()
 
 
-def _check_inputs(cfg: TrainConfig, info: D.DistInfo) -> tuple[list[Path], list[str]]:
+def _check_inputs(cfg: TrainConfig, info: D.DistInfo) -> tuple[list[Path], list[str], SampleTexts]:
     """The run folder, the shards and the curation are checked before anything is computed or
-    written; returns the readable shards and the names of the unreadable ones."""
+    written; returns the readable shards, the names of the unreadable ones and the sample texts."""
     prepare_run_dir(Path(cfg.out), resume=cfg.resume, overwrite=cfg.overwrite, main=info.is_main)
     shards, unreadable = usable_shards(cfg.shards)
-    if cfg.prompts == "curated":
-        check_curation_coverage(cfg.curation, shards)
+    texts = sample_texts(cfg, shards)  # prompt source + templates; checks a curation now
     if cfg.amp == "fp16" and info.device.type != "cuda":
         raise CocuError("--amp fp16 needs a GPU (it uses a loss scaler); use --amp bf16 on CPU")
-    return shards, unreadable
+    return shards, unreadable, texts
 
 
 def _create_model(cfg: TrainConfig, info: D.DistInfo) -> nn.Module:
@@ -346,7 +332,7 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
     device, world = info.device, info.world_size
     cfg.check_global_batch(world)
     run_dir = Path(cfg.out)
-    shards, unreadable = _check_inputs(cfg, info)
+    shards, unreadable, texts = _check_inputs(cfg, info)
     raw_model = _create_model(cfg, info)
     sched = make_schedule(cfg, world, shards)
     opt = build_optimisation(cfg, raw_model, sched)
@@ -358,7 +344,7 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
     objective = cfg.objective_spec()
     forward_backward = make_forward_backward(cfg, model, raw_model, opt.scaler, objective, info)
     params = [p for p in raw_model.parameters() if p.requires_grad]
-    stream, _ = _build_data(cfg, raw_model, info, start.step, start.data_state, shards)
+    stream, _ = _build_data(cfg, raw_model, info, start.step, start.data_state, shards, texts)
     loader = make_loader(stream, workers=cfg.workers, pin_memory=device.type == "cuda")
     run_log = RunLog(run_dir, loss_names(objective), model=raw_model, global_batch=sched.global_batch, world=world,
                      main=info.is_main, step=start.step, total_steps=sched.total_steps)

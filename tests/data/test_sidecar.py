@@ -1,20 +1,24 @@
-"""Plain / cluster sampling draws and the sidecar round trip."""
+"""The curation sidecar format: plain / cluster sampling draws, the write → read round trip,
+read errors and the manifest's vocabulary check."""
 
+import json
 import math
 
 import numpy as np
 import pytest
 
-from cocu.curation.sampling import cluster_probabilities, sample_cluster, sample_plain
-from cocu.curation.sidecar import CuratedConcepts, load_curation, write_sidecar
+from cocu.data.concept_sampling import SAMPLERS, cluster_probabilities, sample_cluster, sample_plain
+from cocu.data.sidecar import (MANIFEST, ConceptArchive, check_vocabulary, load_curation, read_sidecar,
+                               sidecar_path, write_sidecar)
+from cocu.data.vocab import Vocabulary, vocab_hash
 from cocu.errors import CocuError
 
 
 def record(names, scores, clusters):
     n = len(names)
-    return CuratedConcepts(list(names), np.arange(n, dtype=np.int32), np.zeros(n, np.float32),
-                           np.zeros(n, np.float32), np.asarray(scores, np.float32),
-                           np.asarray(clusters, np.int32), np.ones(n, np.int32))
+    return ConceptArchive(list(names), np.arange(n, dtype=np.int32), np.zeros(n, np.float32),
+                          np.zeros(n, np.float32), np.asarray(scores, np.float32),
+                          np.asarray(clusters, np.int32), np.ones(n, np.int32))
 
 
 def test_plain_is_top_k():
@@ -81,3 +85,43 @@ def test_load_curation_errors(tmp_path):
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
     with pytest.raises(CocuError, match="cannot read"):
         load_curation(tmp_path)
+
+
+def test_samplers_registry_holds_plain_and_cluster():
+    assert list(SAMPLERS) == ["plain", "cluster"]
+    r = record(["dog", "grass", "sky"], [2.0, 1.0, 0.5], [0, 0, 1])
+    assert SAMPLERS["plain"](r, 2, np.random.default_rng(0)) == ["dog", "grass"]
+    assert SAMPLERS["cluster"](r, 2, np.random.default_rng(0)) == sample_cluster(r, 2, np.random.default_rng(0))
+
+
+def test_read_sidecar_is_one_shard_and_path_follows_the_shard_stem(tmp_path):
+    names = ["dog", "sky"]
+    for stem, keys in (("00000", ["a", "b"]), ("00001", ["c"])):
+        n = len(keys)
+        write_sidecar(sidecar_path(tmp_path, f"/data/{stem}.tar"), keys, np.arange(n + 1), np.ones(n, np.int64),
+                      np.ones(n), np.ones(n), np.full(n, 0.5), np.full(n, -1), np.ones(n), names)
+    assert sidecar_path(tmp_path, "/d/00001.tar.gz") == tmp_path / "00001.parquet"
+    one = read_sidecar(tmp_path / "00000.parquet")
+    assert list(one) == ["a", "b"] and one["b"].concepts == ["sky"] and one["b"].score.tolist() == [0.5]
+    assert list(load_curation(tmp_path)) == ["a", "b", "c"]
+
+
+def test_sidecar_bytes_do_not_depend_on_input_dtypes(tmp_path):
+    args = (["k0", "k1"], np.array([0, 1, 2]), np.array([1, 0]), np.array([0.5, 0.25]), np.array([1.0, 2.0]),
+            np.array([1.5, 2.5]), np.array([0, 1]), np.array([2, 1]), ["dog", "sky"])
+    write_sidecar(tmp_path / "a.parquet", *args)
+    cast = [a.astype(np.float32 if a.dtype.kind == "f" else np.int32) if isinstance(a, np.ndarray) else a
+            for a in args]
+    write_sidecar(tmp_path / "b.parquet", *cast)
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+
+
+def test_vocabulary_hash_of_the_manifest_is_checked(tmp_path):
+    vocab = Vocabulary.from_text("dog, puppy\nsky\n")
+    check_vocabulary(tmp_path, vocab)  # no manifest: nothing to compare
+    for v in (vocab, vocab.with_extraction("official")):  # curated with either extraction semantics
+        (tmp_path / MANIFEST).write_text(json.dumps({"vocab_hash": vocab_hash(v), "n_concepts": 2}))
+        check_vocabulary(tmp_path, vocab)
+    other = Vocabulary.from_text("dog\nsky\n", source="other.txt")  # a synonym less
+    with pytest.raises(CocuError, match=r"another vocabulary \(2 concepts, hash .*other.txt \(2 concepts"):
+        check_vocabulary(tmp_path, other)

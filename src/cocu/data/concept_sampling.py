@@ -1,5 +1,9 @@
 """Drawing the k extra prompts of a step from an anchor's curated archive (⑤ / ⑥).
 
+:data:`SAMPLERS` is the one registry of the ways (``--sampling``): the training config
+checks against it, the CLI offers its names, the curated prompt source draws with it.
+Every sampler is ``sampler(archive, k, rng) -> list[str]`` (at most k concept names).
+
 ``sample_plain`` is what the released CoCu code trains with: the k top-ranked concepts.
 ``sample_cluster`` follows the official (disabled) k-means sampling in
 ``datasets/builder.py``: a cluster is drawn with probability softmax(mean score of its
@@ -10,9 +14,13 @@ cluster) fall back to plain sampling (the official code has no working fallback)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from cocu.curation.sidecar import CuratedConcepts
+if TYPE_CHECKING:  # pragma: no cover
+    from cocu.data.sidecar import ConceptArchive
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -21,12 +29,12 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return z / z.sum()
 
 
-def sample_plain(record: CuratedConcepts, k: int) -> list[str]:
-    """⑤ The k top-ranked concept names (fewer when the archive is smaller)."""
+def sample_plain(record: ConceptArchive, k: int, rng: np.random.Generator | None = None) -> list[str]:
+    """⑤ The k top-ranked concept names (fewer when the archive is smaller); draws nothing."""
     return list(record.concepts[:k])
 
 
-def cluster_probabilities(record: CuratedConcepts) -> tuple[np.ndarray, np.ndarray]:
+def cluster_probabilities(record: ConceptArchive) -> tuple[np.ndarray, np.ndarray]:
     """The cluster labels (in first-appearance order) and their draw probabilities
     softmax(mean member score)."""
     labels = list(dict.fromkeys(int(c) for c in record.cluster))
@@ -34,7 +42,7 @@ def cluster_probabilities(record: CuratedConcepts) -> tuple[np.ndarray, np.ndarr
     return np.asarray(labels, dtype=np.int32), _softmax(means)
 
 
-def sample_cluster(record: CuratedConcepts, k: int, rng: np.random.Generator, *,
+def sample_cluster(record: ConceptArchive, k: int, rng: np.random.Generator, *,
                    replace: bool = True) -> list[str]:
     """⑥ Draw k clusters by score, then one concept inside each by score.
 
@@ -54,3 +62,8 @@ def sample_cluster(record: CuratedConcepts, k: int, rng: np.random.Generator, *,
         j = members[rng.choice(len(members), p=_softmax(record.score[members]))]
         out.append(record.concepts[j])
     return out
+
+
+Sampler = Callable[["ConceptArchive", int, np.random.Generator], list[str]]
+SAMPLERS: dict[str, Sampler] = {"plain": sample_plain, "cluster": sample_cluster}
+DEFAULT_SAMPLING = "plain"
