@@ -65,6 +65,21 @@ def test_paired_difference_by_seed_with_t_interval():
     assert noisy["diffs"] == [4.0, -2.0] and noisy["excludes_zero"] is False
 
 
+def test_paired_rows_compare_every_curated_regime_at_its_own_n():
+    from cocu.experiments.runners import paired_rows
+
+    records = [_record("baseline", "caption", s, 0.0, 10.0) for s in (0, 1)]
+    records += [_record("#4", f"cocu-n{n}", s, 0.0, 10.0 + n / 8 + s, n) for n in (8, 16) for s in (0, 1)]
+    d16 = paired_difference(records, "#4", "baseline", "ade mIoU", neighbours=16)
+    assert d16["diffs"] == [2.0, 3.0]                   # 10 + 16/8 + seed − 10, not the N = 8 runs
+    regimes = [REGIMES["baseline"], REGIMES["#4"], REGIMES["#4"].with_neighbours(16)]
+    rows = [r for r in paired_rows(records, regimes) if r["metric"] == "ade mIoU"]
+    assert [(r["comparison"], r["per seed"]) for r in rows] == [
+        ("#4 (N=8) − baseline", "+1.0, +2.0"), ("#4 (N=16) − baseline", "+2.0, +3.0")]
+    main = paired_rows(records[:4], [REGIMES["baseline"], REGIMES["#4"]])
+    assert main[0]["comparison"] == "#4 − baseline"     # one curated regime: no N in the label
+
+
 def test_aggregate_separates_objectives_and_their_gaps():
     records = [{**r, "objective": o, "run_key": r["run_key"] + o} for o in ("paper", "grounded") for r in (
         _record("baseline", "caption", 0, 2.0, 10.0), _record("oracle", "oracle", 0, 10.0, 20.0),

@@ -49,26 +49,31 @@ def _load_models(pipe: SyntheticPipeline, regimes: list[Regime], seed: int) -> d
 
 
 def paired_rows(records: list[dict[str, Any]], regimes: list[Regime]) -> list[dict[str, Any]]:
-    """Paired-by-seed differences: the first curated regime and the oracle against the baseline,
-    per objective, on both splits' mIoU and the object IoU."""
-    names = {r.name for r in regimes}
-    if "baseline" not in names:
+    """Paired-by-seed differences: every curated regime (each N of a sweep) and the oracle against
+    the baseline, per objective, on both splits' mIoU and the object IoU."""
+    if "baseline" not in {r.name for r in regimes}:
         return []
-    curated = next((r.name for r in regimes if r.curated), None)
+    compared = [r for r in regimes if r.curated] + [r for r in regimes if r.name == "oracle"]
+    several = sum(r.curated for r in compared) > 1
     rows = []
     for objective in dict.fromkeys(r.get("objective", "paper") for r in records):
-        for model in [m for m in (curated, "oracle") if m in names]:
+        for regime in compared:
+            label = _label(regime) if several and regime.curated else regime.name
             for metric in ("ade mIoU", "voc mIoU", "object IoU"):
-                d = paired_difference(records, model, "baseline", metric, objective)
-                if not d["seeds"]:
-                    continue
-                rows.append({"objective": objective, "comparison": f"{model} − baseline", "metric": metric,
-                             "seeds": len(d["seeds"]), "per seed": ", ".join(f"{v:+.1f}" for v in d["diffs"]),
-                             "mean ± std": f"{d['mean']:+.1f} ± {d['std']:.1f}",
-                             "95 % interval": (f"[{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}]"
-                                               if len(d["seeds"]) > 1 else "—"),
-                             "excludes 0": "yes" if d["excludes_zero"] else "no"})
+                d = paired_difference(records, regime.name, "baseline", metric, objective,
+                                      neighbours=regime.neighbours if regime.curated else None)
+                if d["seeds"]:
+                    rows.append(_paired_row(objective, f"{label} − baseline", metric, d))
     return rows
+
+
+def _paired_row(objective: str, comparison: str, metric: str, d: dict[str, Any]) -> dict[str, Any]:
+    """One display row of :func:`paired_rows` from a ``paired_difference`` result."""
+    return {"objective": objective, "comparison": comparison, "metric": metric,
+            "seeds": len(d["seeds"]), "per seed": ", ".join(f"{v:+.1f}" for v in d["diffs"]),
+            "mean ± std": f"{d['mean']:+.1f} ± {d['std']:.1f}",
+            "95 % interval": f"[{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}]" if len(d["seeds"]) > 1 else "—",
+            "excludes 0": "yes" if d["excludes_zero"] else "no"}
 
 
 @dataclass

@@ -87,17 +87,19 @@ T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8:
 
 
 def paired_difference(records: Sequence[dict[str, Any]], model: str, reference: str,
-                      metric: str, objective: str | None = None) -> dict[str, Any]:
+                      metric: str, objective: str | None = None, neighbours: int | None = None) -> dict[str, Any]:
     """``model − reference`` on ``metric`` (a METRICS column), paired by seed.
 
     Returns the seeds used, the per-seed differences, their mean and sample std, and the 95 %
     Student-t interval of the mean difference (NaN with fewer than 2 pairs). A run is picked by its
-    regime name (``record["regime"]``) and, when given, its objective; seeds present for only one
-    of the two are left out.
+    regime name (``record["regime"]``) and, when given, its objective; ``neighbours`` picks the
+    model's runs of one N (an N sweep trains the same regime at several); seeds present for only
+    one of the two are left out.
     """
     path = next(p for col, p, _ in METRICS if col == metric)
     mine = [r for r in records if objective is None or r.get("objective", "paper") == objective]
-    by_seed = {name: {r["seed"]: _get(r, path) for r in mine if r["regime"] == name}
+    by_seed = {name: {r["seed"]: _get(r, path) for r in mine if r["regime"] == name
+                      and (name != model or neighbours is None or r.get("neighbours") == neighbours)}
                for name in (model, reference)}
     seeds = sorted(set(by_seed[model]) & set(by_seed[reference]))
     diffs = [by_seed[model][s] - by_seed[reference][s] for s in seeds]
