@@ -329,6 +329,7 @@ def step_values(out: Any, grad_norm: torch.Tensor, objective: Objective) -> torc
 
 
 def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> TrainResult:
+    """This process's part of the run: set-up steps, the loop, the summary."""
     device, world = info.device, info.world_size
     cfg.check_global_batch(world)
     run_dir = Path(cfg.out)
