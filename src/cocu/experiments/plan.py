@@ -337,10 +337,3 @@ def _conclude(plan: Plan, exp: RealExperiment) -> None:
         out.append("")
         out.append(f"{len(plan.errors)} problem(s) must be fixed before running:")
         out += [f"  - {e}" for e in plan.errors]
-
-
-def plan_summary(plan: Plan) -> dict[str, Any]:
-    """JSON-ready numbers of a plan."""
-    return {"ok": plan.ok, "errors": plan.errors, "warnings": plan.warnings, "samples": plan.samples,
-            "disk_bytes": plan.disk_bytes, "device_hours": plan.device_hours,
-            "steps_total": plan.steps_total, "steps_done": plan.steps_done}
