@@ -137,6 +137,25 @@ def test_torchrun_command(world):
     assert exp.per_process == 256 and exp.grad_chunk is None
 
 
+def test_the_objective_reaches_training_and_names_the_runs(world, capsys):
+    from cocu.experiments.real import RealExperiment
+    from cocu.experiments.regimes import REGIMES
+
+    kw = dict(shards=str(world / "cc3m"), clip=f"local-dir:{world / 'clip'}", data_root=world / "data",
+              recipe=load_recipe("cc3m"))
+    paper = RealExperiment(world / "exp_o", **kw)
+    grounded = RealExperiment(world / "exp_o", objective="grounded", **kw)
+    cocu = REGIMES["#4"]
+    assert paper.train_config(cocu, 1).objective == "paper"  # the default reproduces the paper
+    assert grounded.train_config(cocu, 1).objective == "grounded"
+    assert paper.run_dir(cocu, 1).name == "vision-t2v-cluster-n8-s1"
+    assert grounded.run_dir(cocu, 1).name == "vision-t2v-cluster-n8-grounded-s1"
+    assert grounded.eval_dir(cocu, 1).name == "vision-t2v-cluster-n8-grounded-s1"
+    assert main(["experiment", "nsweep", "--shards", str(world / "cc3m"), "--clip", "x.pt",
+                 "--data-root", str(world), "--objective", "paper", "grounded"]) == 2
+    assert "one --objective" in capsys.readouterr().err
+
+
 def test_nsweep_resumes_and_table_matches_cocu_eval(world, nsweep, tmp_path, capsys):
     out = nsweep["out"]
     # the killed run resumed; the two finished models were not trained again

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 
 from cocu.cli.flags import add_device, add_vocab
+from cocu.models.objective import OBJECTIVES
 
 
 def _budget(args: argparse.Namespace):
@@ -20,7 +21,8 @@ def _budget(args: argparse.Namespace):
 def cmd_demo(args: argparse.Namespace) -> int:
     from cocu.experiments.runners import run_demo
 
-    run_demo(args.out, seeds=args.seeds, budget=_budget(args), device=args.device, objectives=args.objective)
+    run_demo(args.out, seeds=args.seeds, budget=_budget(args), device=args.device,
+             objectives=args.objective or ["grounded"])
     return 0
 
 
@@ -43,9 +45,13 @@ def cmd_real(args: argparse.Namespace) -> int:
     if args.throughput is not None and not args.throughput > 0:
         raise CocuError(f"--throughput must be > 0 images/s, got {args.throughput}")
     recipe = load_recipe(args.recipe or "cc3m")
+    objectives = args.objective or ["paper"]
+    if len(objectives) > 1:
+        raise CocuError("real-data experiments train one objective per output folder; give one --objective")
     exp = RealExperiment(args.out, shards=args.shards, clip=args.clip, clip_weights=args.clip_weights,
                          data_root=args.data_root, recipe=recipe, vocab=args.vocab, gpus=args.gpus,
-                         device=args.device, skip_missing=args.skip_missing, benchmarks=args.benchmarks)
+                         device=args.device, skip_missing=args.skip_missing, benchmarks=args.benchmarks,
+                         objective=objectives[0])
     neighbours = args.neighbours or ([recipe.neighbours] if args.kind == "ablation" else [8, 16, 32])
     if args.plan:
         regimes = ablation_regimes(neighbours[0]) if args.kind == "ablation" else nsweep_regimes(neighbours)
@@ -71,7 +77,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         raise CocuError("--" + ", --".join(g.replace("_", "-") for g in given)
                         + " belong to real-data experiments: add --shards")
 
-    common = dict(seeds=args.seeds, budget=_budget(args), device=args.device, objectives=args.objective)
+    common = dict(seeds=args.seeds, budget=_budget(args), device=args.device,
+                  objectives=args.objective or ["grounded"])
     if args.kind == "ablation":
         run_ablation(args.out, neighbours=args.neighbours[0], **common)
     elif args.kind == "main":
@@ -87,9 +94,10 @@ def _common(p: argparse.ArgumentParser, budget: str) -> None:
     p.add_argument("--train-samples", type=int, help="override: images seen per training run")
     p.add_argument("--num-train", type=int, help="override: synthetic training images")
     add_device(p)
-    p.add_argument("--objective", nargs="+", choices=("grounded", "paper"), default=["grounded"],
-                   help="training objective(s): grounded (default; cocu.models.objective) and/or paper "
-                        "(GroupViT's); several run side by side, the pictures show the first")
+    p.add_argument("--objective", nargs="+", choices=OBJECTIVES, default=None,
+                   help="training objective(s): grounded (default on the built-in world; cocu.models.objective) "
+                        "and/or paper (GroupViT's; the default on real data, one per output folder)"
+                        "; on the built-in world several run side by side, the pictures show the first")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

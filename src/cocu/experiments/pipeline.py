@@ -66,12 +66,22 @@ def get_budget(name: str) -> Budget:
 
 
 class ExperimentLayout:
-    """The folder layout both experiment drivers share (``root`` set by the subclass)::
+    """The folder layout both experiment drivers share (``root`` and ``objective`` set by the
+    subclass)::
 
-    root/emb/index_<modality>.faiss, root/curation/<expansion-ranking-nN>/
+    root/emb/index_<modality>.faiss, root/curation/<expansion-ranking-nN>/,
+    root/runs/<run key>-s<seed>/ (run key: the regime's, plus ``-<objective>`` unless the paper's)
     """
 
     root: Path
+    objective: str = "paper"
+
+    def run_key(self, regime: Regime) -> str:
+        """What is trained: the regime's prompts, plus the objective unless it is the paper's."""
+        return regime.run_key + ("" if self.objective == "paper" else f"-{self.objective}")
+
+    def run_dir(self, regime: Regime, seed: int) -> Path:
+        return self.root / "runs" / f"{self.run_key(regime)}-s{seed}"
 
     @property
     def emb_dir(self) -> Path:
@@ -118,13 +128,6 @@ class SyntheticPipeline(ExperimentLayout):
     @property
     def clip_path(self) -> Path:
         return self.root / "clip" / "clip.pt"
-
-    def run_key(self, regime: Regime) -> str:
-        """What is trained: the regime's prompts, plus the objective unless it is the paper's."""
-        return regime.run_key + ("" if self.objective == "paper" else f"-{self.objective}")
-
-    def run_dir(self, regime: Regime, seed: int) -> Path:
-        return self.root / "runs" / f"{self.run_key(regime)}-s{seed}"
 
     def eval_path(self, regime: Regime, seed: int) -> Path:
         return self.root / "evals" / f"{self.run_key(regime)}-s{seed}.json"

@@ -90,8 +90,9 @@ class RealExperiment(ExperimentLayout):
     def __init__(self, out: str | Path, *, shards: str, clip: str, data_root: str | Path,
                  recipe: Recipe, clip_weights: str | None = None, vocab: str | None = None,
                  gpus: int = 1, device: str = "auto", skip_missing: bool = False,
-                 benchmarks: str | None = None) -> None:
+                 benchmarks: str | None = None, objective: str = "paper") -> None:
         from cocu.eval.suite import SuiteSettings, resolve_suite
+        from cocu.models.objective import Objective
 
         self.root = Path(out)
         if self.root.exists() and not self.root.is_dir():
@@ -105,6 +106,7 @@ class RealExperiment(ExperimentLayout):
         self.device = device
         self.skip_missing = skip_missing
         self.benchmarks = resolve_suite(benchmarks or recipe.benchmarks)
+        self.objective = Objective(objective).name  # validated; "paper" reproduces the paper
         self.eval_settings = SuiteSettings.from_dict(recipe.eval)
         self.per_process, self.grad_chunk = recipe.batch_plan(gpus)
         self.timings: dict[str, float] = {}
@@ -116,11 +118,8 @@ class RealExperiment(ExperimentLayout):
     def vocab_path(self) -> Path:
         return Path(self.vocab_file) if self.vocab_file else self.root / "vocab.txt"
 
-    def run_dir(self, regime: Regime, seed: int) -> Path:
-        return self.root / "runs" / f"{regime.run_key}-s{seed}"
-
     def eval_dir(self, regime: Regime, seed: int) -> Path:
-        return self.root / "evals" / f"{regime.run_key}-s{seed}"
+        return self.root / "evals" / f"{self.run_key(regime)}-s{seed}"
 
     def checkpoint(self, regime: Regime, seed: int) -> Path:
         return self.run_dir(regime, seed) / "checkpoints" / "last.pt"
@@ -239,7 +238,7 @@ class RealExperiment(ExperimentLayout):
                      "curation": str(self.curation_dir(regime)) if regime.curated else None,
                      "vocab": str(self.vocab_path), "batch_size": self.per_process,
                      "grad_cache_chunk": self.grad_chunk, "seed": seed, "device": self.device,
-                     "resume": "auto"})
+                     "objective": self.objective, "resume": "auto"})
 
     def torchrun_command(self, config_path: Path) -> list[str]:
         """``torchrun --standalone --nproc-per-node G -m cocu train --preset RUN/train_config.json``."""
