@@ -3,7 +3,6 @@ shard names that look like patterns, numeric flags of every command, faiss log n
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

@@ -163,7 +163,6 @@ class Killed(Exception):
 
 
 def _killed_run(shards: Path, run: Path, model_json: Path, at: int) -> None:
-    from cocu.models import get_config  # noqa: F401
     from cocu.train.config import make_config
     from cocu.train.loop import train
 

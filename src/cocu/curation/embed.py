@@ -83,7 +83,7 @@ def embed_shards(shards: list[Path], out_dir: str | os.PathLike, encoder, *, cap
             result.failed.append(f"{shard}: {reason}")
             continue
         stats = ShardStats()
-        keys, caps, img_chunks, txt_chunks, images = [], [], [], [], []
+        keys, caps, img_chunks, images = [], [], [], []
         for s in iter_samples([shard], stats=stats):
             keys.append(s.key)
             caps.append(s.caption)
