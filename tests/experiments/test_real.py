@@ -107,6 +107,22 @@ def test_plan_checks_inputs_before_compute(world, capsys):
     assert "– City" in capsys.readouterr().out
 
 
+def test_plan_counts_the_checkpoints_a_run_keeps(world, capsys):
+    import re
+
+    recipe = json.loads((world / "recipe.json").read_text())
+    counted = []
+    for keep in (0, 1):
+        recipe["train"].update(epochs=3, keep_checkpoints=keep)
+        path = world / f"recipe_keep{keep}.json"
+        path.write_text(json.dumps(recipe))
+        args = _args(world, "nsweep", world / "never_k", "--seeds", "0", "--plan")
+        args[args.index(str(world / "recipe.json"))] = str(path)
+        assert main(args) == 0
+        counted.append(int(re.search(r"checkpoints \(\d+ runs × (\d+) ×", capsys.readouterr().out).group(1)))
+    assert counted == [4, 2]  # 3 epoch files + last.pt; the newest epoch file + last.pt
+
+
 def test_recipes_match_the_released_configs():
     cc3m = load_recipe("cc3m")
     assert cc3m.global_batch == 1024 and cc3m.train["lr"] == 1.6e-3 and cc3m.train["lr_batch"] == 4096

@@ -41,6 +41,9 @@ def test_train_writes_outputs_and_resumes_exactly(shards, tmp_path, caplog):
     assert summary["steps"] == 5 and summary["corrupt"] == full.corrupt
     ckpts = sorted(p.name for p in (tmp_path / "full" / "checkpoints").glob("*.pt"))
     assert ckpts == ["epoch_0001.pt", "epoch_0002.pt", "last.pt"]
+    kept = train(_cfg(shards, tmp_path / "kept", keep_checkpoints=1))
+    assert sorted(p.name for p in (tmp_path / "kept" / "checkpoints").glob("*.pt")) == ["epoch_0002.pt", "last.pt"]
+    assert kept.final == full.final  # pruning never changes what is trained
     assert list((tmp_path / "full" / "tb").glob("events.out.tfevents.*"))
     ref = _log(tmp_path / "full")
     assert [r["step"] for r in ref] == list(range(1, 6))

@@ -67,6 +67,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "resume": "auto (latest valid checkpoint in --out) or a checkpoint path",
         "overwrite": "replace the run already in --out (without it, an existing run is never touched)",
         "save_every": "also checkpoint every N steps",
+        "keep_checkpoints": "keep only the newest N epoch_XXXX.pt files (0 = all; last.pt is always kept)",
         "log_every": "steps between log flushes (the only host syncs)",
         "max_steps": "stop after N steps of this invocation",
     },

@@ -274,7 +274,8 @@ def _estimate_disk(plan: Plan, exp: RealExperiment, regimes: list[Regime], seeds
     if cfg is not None:
         params = _model_params(cfg.model, cfg.model_overrides)
         epochs = cfg.samples / n if cfg.samples and n else cfg.epochs
-        n_ckpt = math.ceil(epochs) + 1  # epoch_XXXX.pt per epoch + last.pt
+        kept = math.ceil(epochs)  # epoch_XXXX.pt per epoch (the newest keep_checkpoints, when set)
+        n_ckpt = (min(kept, cfg.keep_checkpoints) if cfg.keep_checkpoints else kept) + 1  # + last.pt
         per_run = params * 4 * 3 * n_ckpt  # weights + AdamW moments, per epoch + last.pt
         disk[f"checkpoints ({len(seeds) * len(regimes)} runs × {n_ckpt} × "
              f"{_gb(params * 12)}, {params / 1e6:.1f} M parameters)"] = per_run * len(seeds) * len(regimes)

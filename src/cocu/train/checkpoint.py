@@ -137,14 +137,16 @@ class Checkpointer:
 
     Every rank calls :meth:`save` (the RNG states, stream positions and counters are gathered);
     rank 0 writes. ``last`` is the path of the newest checkpoint written (rank 0), else None.
+    ``keep`` > 0 deletes all but the newest ``keep`` epoch checkpoints after each one is written
+    (a CC3M run's 30 epoch files are ≈ 20 GB); ``last.pt`` is always kept.
     """
 
     def __init__(self, folder: Path, *, model: nn.Module, model_name: str, optimizer: torch.optim.Optimizer,
                  scheduler: Any, scaler: torch.amp.GradScaler, config: dict[str, Any], steps_per_epoch: int,
-                 n_slots: int, main: bool) -> None:
+                 n_slots: int, main: bool, keep: int = 0) -> None:
         self.folder, self.model, self.model_name, self.optimizer = folder, model, model_name, optimizer
         self.scheduler, self.scaler, self.config = scheduler, scaler, config
-        self.steps_per_epoch, self.n_slots, self.main = steps_per_epoch, n_slots, main
+        self.steps_per_epoch, self.n_slots, self.main, self.keep = steps_per_epoch, n_slots, main, keep
         self.last: str | None = None
 
     def save(self, tag: str, *, step: int, samples_seen: int, positions: dict[int, tuple[int, int]],
@@ -164,4 +166,13 @@ class Checkpointer:
             if tag != "last.pt":
                 save_checkpoint(self.folder / "last.pt", record.to_dict())
             self.last = str(path)
+            if self.keep and tag.startswith("epoch_"):
+                self.prune()
         D.barrier()
+
+    def prune(self) -> list[Path]:
+        """Delete all but the newest ``keep`` epoch checkpoints (by name: ``epoch_XXXX.pt``); returns them."""
+        old = sorted(self.folder.glob("epoch_*.pt"))[:-self.keep]
+        for path in old:
+            path.unlink(missing_ok=True)
+        return old

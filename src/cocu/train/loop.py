@@ -351,7 +351,8 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
                      main=info.is_main, step=start.step, total_steps=sched.total_steps)
     checkpointer = Checkpointer(run_dir / "checkpoints", model=raw_model, model_name=cfg.model, optimizer=opt.optimizer,
                                 scheduler=opt.scheduler, scaler=opt.scaler, config=cfg.to_dict(),
-                                steps_per_epoch=sched.steps_per_epoch, n_slots=stream.n_slots, main=info.is_main)
+                                steps_per_epoch=sched.steps_per_epoch, n_slots=stream.n_slots, main=info.is_main,
+                                keep=cfg.keep_checkpoints)
     step, samples_seen, counts = start.step, start.samples_seen, start.counts  # counts: this rank's share
     positions: dict[int, tuple[int, int]] = dict(start.data_state.positions) if start.data_state else {}
 
