@@ -9,7 +9,7 @@ import torch
 
 from cocu.errors import CocuError
 from cocu.models import create_model
-from cocu.models.objective import (Objective, affinity_loss, grounding_loss, patch_colours,
+from cocu.models.objective import (Objective, affinity_loss, grounding_loss, patch_colours, usage_loss,
                                    prompt_mask)
 
 TINY = dict(image_size=32, patch_size=8, embed_dim=32, depths=[1, 1, 1], num_heads=[2, 2, 2],
@@ -107,6 +107,19 @@ def test_affinity_prefers_groups_that_follow_colour():
     assert affinity_loss(mixed, colours).item() == 0.75
 
 
+def test_usage_loss_matches_a_loop_and_its_ends():
+    g = torch.Generator().manual_seed(2)
+    maps = torch.randn(3, 4, 5, generator=g).softmax(dim=1).double()  # [B, G, N]
+    want = 0.0
+    for b in range(3):
+        shares = [sum(maps[b, k, i].item() for i in range(5)) / 5 for k in range(4)]
+        want += (1 - -sum(u * math.log(u) for u in shares) / math.log(4)) / 3
+    assert usage_loss(maps).item() == pytest.approx(want, rel=1e-9)
+    even = torch.tensor([[[1.0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]])  # 4 groups, 1 patch each
+    one = torch.tensor([[[1.0, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]])
+    assert usage_loss(even).item() == pytest.approx(0.0, abs=1e-7) and usage_loss(one).item() == pytest.approx(1.0)
+
+
 def test_prompt_mask_and_patch_colours():
     ids = torch.tensor([[[5, 6], [7, 8], [5, 6]], [[1, 2], [1, 2], [1, 3]]])  # [B=2, 1+K=3, T=2]
     assert prompt_mask(ids).tolist() == [[True, False], [False, True]]
@@ -130,3 +143,7 @@ def test_objective_validation_and_paper_forward_unchanged():
     grounded = m(images, ids, Objective("grounded", grounding_weight=2.0, affinity_weight=0.5))
     torch.testing.assert_close(grounded.loss_caption, paper.loss_caption)
     torch.testing.assert_close(grounded.loss, paper.loss + grounded.loss_grounding + grounded.loss_affinity)
+    assert grounded.loss_usage is None  # off by default
+    used = m(images, ids, Objective("grounded", grounding_weight=2.0, affinity_weight=0.5, usage_weight=0.3))
+    torch.testing.assert_close(used.loss, grounded.loss + used.loss_usage)
+    assert used.loss_usage.item() > 0

@@ -14,7 +14,7 @@ from torch import nn
 
 from cocu.models.config import GroupViTConfig
 from cocu.models.loss import contrastive_loss, logit_scale_value, multi_label_contrastive_loss
-from cocu.models.objective import (PAPER, Objective, affinity_loss, exclusivity_loss, grounding_loss,
+from cocu.models.objective import (PAPER, Objective, affinity_loss, exclusivity_loss, grounding_loss, usage_loss,
                                    patch_colours, prompt_mask)
 from cocu.models.projector import ProjectMLP
 from cocu.models.text import TextTransformer
@@ -79,8 +79,8 @@ class GroupViTOutput:
     """Result of `GroupViT.forward` (a training step).
 
     loss = loss_caption + loss_multi_label (the latter already weighted; None without prompts)
-    [+ loss_grounding (grounding + exclusivity) + loss_affinity, weighted, with the grounded
-    objective; else None].
+    [+ loss_grounding (grounding + exclusivity) + loss_affinity (+ loss_usage when weighted > 0),
+    weighted, with the grounded objective; else None].
     image_x [B, D], text_x [B, D] (caption), text_multi_label_x [B, K, D] | None,
     logit_scale / multi_label_logit_scale: the clamped exp() multipliers (0-d tensors).
     """
@@ -95,6 +95,7 @@ class GroupViTOutput:
     multi_label_logit_scale: torch.Tensor | None = None
     loss_grounding: torch.Tensor | None = None
     loss_affinity: torch.Tensor | None = None
+    loss_usage: torch.Tensor | None = None
 
 
 class GroupViT(nn.Module):
@@ -140,8 +141,8 @@ class GroupViT(nn.Module):
     # ----------------------------------------------------------------------------------- training
     def embed(self, images: torch.Tensor, text_ids: torch.Tensor, objective: Objective = PAPER) -> Embeddings:
         """images [B, 3, H, W], text_ids [B, 1+K, T] → the `Embeddings` ``objective`` needs."""
-        out = self.encode_image(images, return_feat=objective.needs_groups, return_attn=objective.affinity)
-        maps = out.seg_maps().flatten(2) if objective.affinity else None  # [B, G, N]
+        out = self.encode_image(images, return_feat=objective.needs_groups, return_attn=objective.needs_maps)
+        maps = out.seg_maps().flatten(2) if objective.needs_maps else None  # [B, G, N]
         return Embeddings(out.image_x, self.encode_text(text_ids), out.image_feat, maps)
 
     def loss(self, emb: Embeddings, objective: Objective = PAPER, *, prompt_valid: torch.Tensor | None = None,
@@ -180,8 +181,14 @@ class GroupViT(nn.Module):
             loss_aff = objective.affinity_weight * affinity_loss(emb.group_maps, colours, objective.affinity_near,
                                                                 objective.affinity_far)
             loss = loss + loss_aff
+        loss_use = None
+        if objective.usage:
+            if emb.group_maps is None:
+                raise ValueError("the usage term needs group_maps")
+            loss_use = objective.usage_weight * usage_loss(emb.group_maps)
+            loss = loss + loss_use
         return GroupViTOutput(loss, loss_caption, loss_ml, emb.image_x, text_x, text_ml,
-                              scale.detach(), ml_scale.detach(), loss_ground, loss_aff)
+                              scale.detach(), ml_scale.detach(), loss_ground, loss_aff, loss_use)
 
     def loss_inputs(self, images: torch.Tensor, text_ids: torch.Tensor, objective: Objective = PAPER
                     ) -> dict[str, torch.Tensor | None]:

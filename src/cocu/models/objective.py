@@ -19,7 +19,10 @@ and adds:
   0 with a bounded, linear (cut-like) penalty, so the few pairs the colour rule gets wrong
   (textured objects, patches on a boundary) cannot dominate. It needs no labels (a low-level
   prior like the superpixel losses of SegCLIP) and gives the assignment a reason to follow
-  content rather than position.
+  content rather than position;
+- **group usage** (`usage_loss`, off by default): one minus the normalised entropy of each image's
+  share of patches per final group, so an image spreads its patches over the groups instead of
+  collapsing onto one or two (the failure measured in docs/STUDY.md).
 
 Neither term adds parameters: the state dict is the official one, and official checkpoints
 still load. Every loss here is computed in float32 (autocast-safe).
@@ -27,6 +30,7 @@ still load. Every loss here is computed in float32 (autocast-safe).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -49,11 +53,12 @@ class Objective:
     affinity_weight: float = 1.0
     affinity_near: float = 0.5       # patch pairs whose mean colours are closer: same group
     affinity_far: float = 1.0        # ... farther apart: different groups (CLIP-normalised units)
+    usage_weight: float = 0.0        # off by default (docs/STUDY.md)
 
     def __post_init__(self) -> None:
         if self.name not in OBJECTIVES:
             raise CocuError(f"--objective must be one of {OBJECTIVES}, got {self.name!r}")
-        for field in ("grounding_weight", "exclusivity_weight", "affinity_weight"):
+        for field in ("grounding_weight", "exclusivity_weight", "affinity_weight", "usage_weight"):
             if getattr(self, field) < 0:
                 raise CocuError(f"--{field.replace('_', '-')} must be ≥ 0, got {getattr(self, field)}")
         for field in ("grounding_tau", "affinity_near"):
@@ -78,6 +83,15 @@ class Objective:
     @property
     def affinity(self) -> bool:
         return self.name == "grounded" and self.affinity_weight > 0
+
+    @property
+    def usage(self) -> bool:
+        return self.name == "grounded" and self.usage_weight > 0
+
+    @property
+    def needs_maps(self) -> bool:
+        """Whether a term reads the soft group maps (affinity or usage)."""
+        return self.affinity or self.usage
 
 
 PAPER = Objective()
@@ -181,3 +195,16 @@ def affinity_loss(group_maps: torch.Tensor, colours: torch.Tensor, near: float =
     loss_same = (1 - co)[same].mean() if same.any() else co.sum() * 0
     loss_diff = co[diff].mean() if diff.any() else co.sum() * 0
     return 0.5 * (loss_same + loss_diff)
+
+
+def usage_loss(group_maps: torch.Tensor) -> torch.Tensor:
+    """How unevenly each image spreads its patches over the final groups.
+
+    group_maps [B, G, N] (columns sum to 1). u_b = mean over patches of p_b [G] (the share of the
+    image each group takes); loss = mean over images of 1 − H(u_b) / log G. Range [0, 1]: 0 when
+    every group takes the same share, 1 when one group takes every patch.
+    """
+    dtype = _compute_dtype(group_maps)
+    u = group_maps.to(dtype).mean(dim=-1)                                   # [B, G]
+    entropy = -(u * u.clamp(min=1e-12).log()).sum(dim=-1)
+    return (1 - entropy / math.log(u.shape[-1])).mean()

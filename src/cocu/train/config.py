@@ -45,6 +45,7 @@ class TrainConfig:
     affinity_weight: float = 1.0
     affinity_near: float = 0.5
     affinity_far: float = 1.0
+    usage_weight: float = 0.0
     image_size: int | None = None       # default: the model's image size
     # optimisation (official gcc_yfcc_30e values, at batch 4096)
     batch_size: int = 256
@@ -121,7 +122,7 @@ class TrainConfig:
         return Objective(self.objective, grounding_weight=self.grounding_weight, grounding_tau=self.grounding_tau,
                          exclusivity_weight=self.exclusivity_weight,
                          affinity_weight=self.affinity_weight, affinity_near=self.affinity_near,
-                         affinity_far=self.affinity_far)
+                         affinity_far=self.affinity_far, usage_weight=self.usage_weight)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (stored in checkpoints and the run folder)."""

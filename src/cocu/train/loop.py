@@ -60,7 +60,8 @@ GROUNDED_LOSS_NAMES = ("loss_grounding", "loss_affinity")
 
 def loss_names(objective: Objective) -> tuple[str, ...]:
     """The per-step values written to log.jsonl (the paper objective's four, then the grounded terms)."""
-    return LOSS_NAMES + (GROUNDED_LOSS_NAMES if objective.name == "grounded" else ())
+    grounded = GROUNDED_LOSS_NAMES + (("loss_usage",) if objective.usage else ())
+    return LOSS_NAMES + (grounded if objective.name == "grounded" else ())
 
 
 @dataclass
@@ -323,7 +324,7 @@ def step_values(out: Any, grad_norm: torch.Tensor, objective: Objective) -> torc
     (0 for a loss part the model did not compute)."""
     parts = [out.loss, out.loss_caption, out.loss_multi_label, grad_norm]
     if objective.name == "grounded":
-        parts += [out.loss_grounding, out.loss_affinity]
+        parts += [out.loss_grounding, out.loss_affinity] + ([out.loss_usage] if objective.usage else [])
     return torch.stack([torch.zeros((), device=out.loss.device) if v is None else v.detach().float()
                         for v in parts])
 
