@@ -113,11 +113,15 @@ def test_usage_loss_matches_a_loop_and_its_ends():
     want = 0.0
     for b in range(3):
         shares = [sum(maps[b, k, i].item() for i in range(5)) / 5 for k in range(4)]
-        want += (1 - -sum(u * math.log(u) for u in shares) / math.log(4)) / 3
+        h_patch = sum(-sum(maps[b, k, i].item() * math.log(maps[b, k, i].item()) for k in range(4))
+                      for i in range(5)) / 5
+        want += (1 - (-sum(u * math.log(u) for u in shares) - h_patch) / math.log(4)) / 3
     assert usage_loss(maps).item() == pytest.approx(want, rel=1e-9)
-    even = torch.tensor([[[1.0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]])  # 4 groups, 1 patch each
-    one = torch.tensor([[[1.0, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]])
-    assert usage_loss(even).item() == pytest.approx(0.0, abs=1e-7) and usage_loss(one).item() == pytest.approx(1.0)
+    even = torch.eye(4)[None]                   # 4 groups, one patch each, confidently: I = log 4
+    one = torch.zeros(1, 4, 4); one[0, 0] = 1   # one group takes every patch
+    spread = torch.full((1, 4, 4), 0.25)        # every patch spread evenly: the old trivial minimum
+    assert usage_loss(even).item() == pytest.approx(0.0, abs=1e-7)
+    assert usage_loss(one).item() == pytest.approx(1.0) and usage_loss(spread).item() == pytest.approx(1.0)
 
 
 def test_prompt_mask_and_patch_colours():

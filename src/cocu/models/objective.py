@@ -20,9 +20,10 @@ and adds:
   (textured objects, patches on a boundary) cannot dominate. It needs no labels (a low-level
   prior like the superpixel losses of SegCLIP) and gives the assignment a reason to follow
   content rather than position;
-- **group usage** (`usage_loss`, off by default): one minus the normalised entropy of each image's
-  share of patches per final group, so an image spreads its patches over the groups instead of
-  collapsing onto one or two (the failure measured in docs/STUDY.md).
+- **group usage** (`usage_loss`, off by default): one minus the normalised mutual information
+  between a patch and its final group, so an image spreads its patches over the groups, each
+  patch confidently in one, instead of collapsing onto one or two (the failure measured in
+  docs/STUDY.md).
 
 Neither term adds parameters: the state dict is the official one, and official checkpoints
 still load. Every loss here is computed in float32 (autocast-safe).
@@ -198,13 +199,18 @@ def affinity_loss(group_maps: torch.Tensor, colours: torch.Tensor, near: float =
 
 
 def usage_loss(group_maps: torch.Tensor) -> torch.Tensor:
-    """How unevenly each image spreads its patches over the final groups.
+    """Groups used evenly *and* patches assigned confidently: 1 − I(patch; group) / log G.
 
-    group_maps [B, G, N] (columns sum to 1). u_b = mean over patches of p_b [G] (the share of the
-    image each group takes); loss = mean over images of 1 − H(u_b) / log G. Range [0, 1]: 0 when
-    every group takes the same share, 1 when one group takes every patch.
+    group_maps [B, G, N] (columns sum to 1). Per image, u_b = mean over patches of p_b [G] (the
+    share each group takes) and I_b = H(u_b) − mean_i H(p_bi), the mutual information between a
+    patch and its group (as in IIC); loss = mean over images of 1 − I_b / log G. Range [0, 1]:
+    0 when the groups take equal shares and every patch sits in one group, 1 when one group takes
+    everything or every patch is spread evenly over the groups. (The shares' entropy alone was
+    tried first: its easiest minimum is the even spread of every patch, docs/STUDY.md.)
     """
     dtype = _compute_dtype(group_maps)
-    u = group_maps.to(dtype).mean(dim=-1)                                   # [B, G]
-    entropy = -(u * u.clamp(min=1e-12).log()).sum(dim=-1)
-    return (1 - entropy / math.log(u.shape[-1])).mean()
+    p = group_maps.to(dtype)
+    u = p.mean(dim=-1)                                                       # [B, G]
+    h_shares = -(u * u.clamp(min=1e-12).log()).sum(dim=-1)                   # [B]
+    h_patch = -(p * p.clamp(min=1e-12).log()).sum(dim=1).mean(dim=-1)        # [B]
+    return (1 - (h_shares - h_patch) / math.log(u.shape[-1])).mean()
