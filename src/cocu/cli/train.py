@@ -82,10 +82,11 @@ def _field_type(hint: typing.Any) -> type:
     return args[0] if args else hint
 
 
-def add_config_flag(group: argparse._ArgumentGroup, name: str, help: str) -> None:
-    """One flag for the TrainConfig field ``name``: bools become store_true, the rest typed values."""
+def add_config_flag(group: argparse._ArgumentGroup, name: str, hint: typing.Any, help: str) -> None:
+    """One flag for the TrainConfig field ``name`` of type ``hint``: bools become store_true, the
+    rest typed values."""
     flags = [f"--{name.replace('_', '-')}", *ALIASES.get(name, [])]
-    kind = _field_type(typing.get_type_hints(TrainConfig)[name])
+    kind = _field_type(hint)
     if kind is bool:
         group.add_argument(*flags, dest=name, action="store_true", default=None, help=help)
         return
@@ -105,10 +106,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Train GroupViT with caption + K concept prompts. Flags override the "
                                    "preset; run under `torchrun --nproc-per-node G -m cocu train ...` for DDP.")
     p.add_argument("--preset", help="training preset name (tiny, gcc_yfcc_30e) or JSON file")
+    hints = typing.get_type_hints(TrainConfig)
     for title, fields in FLAGS.items():
         group = p.add_argument_group(title)
         for name, help in fields.items():
-            add_config_flag(group, name, help)
+            add_config_flag(group, name, hints[name], help)
     p.set_defaults(func=run)
 
 

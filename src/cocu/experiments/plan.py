@@ -124,9 +124,14 @@ def _check_shards(plan: Plan, exp: RealExperiment) -> list[Path]:
                else "tar headers")
         plan.lines.append(f"  ✓ shards      {len(shards)} shards, {plan.samples:,} samples ({how}): {exp.shards}")
     except CocuError as exc:
-        plan.errors.append(f"shards: {exc}")
-        plan.lines.append(f"  ✗ shards      {exc}")
+        _fail(plan, "shards", exc)
     return shards
+
+
+def _fail(plan: Plan, what: str, exc: CocuError) -> None:
+    """Record an input check that failed: an error for the summary, a ✗ line for the listing."""
+    plan.errors.append(f"{what}: {exc}")
+    plan.lines.append(f"  ✗ {what:<12}{exc}")
 
 
 def _check_clip(plan: Plan, exp: RealExperiment) -> int:
@@ -139,8 +144,7 @@ def _check_clip(plan: Plan, exp: RealExperiment) -> int:
         src = model + (f" + {pretrained}" if pretrained else "")
         plan.lines.append(f"  ✓ CLIP        {src}: loaded, {dim}-d embeddings")
     except CocuError as exc:
-        plan.errors.append(f"CLIP: {exc}")
-        plan.lines.append(f"  ✗ CLIP        {exc}")
+        _fail(plan, "CLIP", exc)
     return dim
 
 
@@ -150,8 +154,7 @@ def _check_vocab(plan: Plan, exp: RealExperiment) -> None:
         where = exp.vocab_file or f"the shipped one, saved as {exp.vocab_path} when run"
         plan.lines.append(f"  ✓ vocabulary  {len(vocab)} concepts ({where})")
     except CocuError as exc:
-        plan.errors.append(f"vocabulary: {exc}")
-        plan.lines.append(f"  ✗ vocabulary  {exc}")
+        _fail(plan, "vocabulary", exc)
 
 
 def _check_benchmarks(plan: Plan, exp: RealExperiment) -> tuple[dict[str, Any], int]:
@@ -188,8 +191,7 @@ def _check_recipe(plan: Plan, exp: RealExperiment, regimes: list[Regime], seeds:
                           f"{exp.recipe.describe_batch(exp.gpus)}, lr {cfg.lr:g} at {cfg.lr_batch} → {lr:.3g}, "
                           f"K = {cfg.multi_label}, amp {cfg.amp}")
     except CocuError as exc:
-        plan.errors.append(f"recipe: {exc}")
-        plan.lines.append(f"  ✗ recipe      {exc}")
+        _fail(plan, "recipe", exc)
     return cfg
 
 

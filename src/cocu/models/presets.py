@@ -34,11 +34,12 @@ def is_preset(name: str) -> bool:
 
 def get_config(name: str, /, **overrides: Any) -> GroupViTConfig:
     """The preset ``name`` (or a JSON config file path) with ``overrides`` applied."""
-    if not is_preset(name) and not (str(name).endswith(".json") or Path(name).is_file()):
+    preset = is_preset(name)
+    if not preset and not (str(name).endswith(".json") or Path(name).is_file()):
         raise CocuError(f"unknown model preset {name!r}; known: {', '.join(list_presets())}")
     path, data = load_shipped("models", name, "model config")
     data.pop("_comment", None)
-    if is_preset(name):
+    if preset:
         speed = sorted(set(data) & set(SPEED_FIELDS))
         if speed:
             raise CocuError(f"model preset {path} holds speed settings {speed}: keep them out of architecture files")

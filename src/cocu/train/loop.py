@@ -321,10 +321,8 @@ def make_forward_backward(cfg: TrainConfig, model: nn.Module, raw_model: nn.Modu
 
 def step_values(out: Any, grad_norm: torch.Tensor, objective: Objective) -> torch.Tensor:
     """The values of ``loss_names(objective)`` for one step, ``[n]`` float32 on the device
-    (0 for a loss part the model did not compute)."""
-    parts = [out.loss, out.loss_caption, out.loss_multi_label, grad_norm]
-    if objective.name == "grounded":
-        parts += [out.loss_grounding, out.loss_affinity] + ([out.loss_usage] if objective.usage else [])
+    (0 for a loss part the model did not compute); each name is a ``GroupViTOutput`` field."""
+    parts = [grad_norm if name == "grad_norm" else getattr(out, name) for name in loss_names(objective)]
     return torch.stack([torch.zeros((), device=out.loss.device) if v is None else v.detach().float()
                         for v in parts])
 
