@@ -144,10 +144,25 @@ def test_objective_validation_and_paper_forward_unchanged():
     ids = torch.randint(1, 1000, (3, 3, 10))
     paper = m(images, ids)
     assert paper.loss_grounding is None and paper.loss_affinity is None
-    grounded = m(images, ids, Objective("grounded", grounding_weight=2.0, affinity_weight=0.5))
+    grounded = m(images, ids, Objective("grounded", grounding_weight=2.0, affinity_weight=0.5, usage_weight=0.0))
     torch.testing.assert_close(grounded.loss_caption, paper.loss_caption)
     torch.testing.assert_close(grounded.loss, paper.loss + grounded.loss_grounding + grounded.loss_affinity)
-    assert grounded.loss_usage is None  # off by default
+    assert grounded.loss_usage is None  # off at weight 0
     used = m(images, ids, Objective("grounded", grounding_weight=2.0, affinity_weight=0.5, usage_weight=0.3))
     torch.testing.assert_close(used.loss, grounded.loss + used.loss_usage)
     assert used.loss_usage.item() > 0
+    # the first-stage term: the same loss on the first grouping stage's soft assignment
+    both = m(images, ids, Objective("grounded", grounding_weight=2.0, affinity_weight=0.5, usage_weight=0.3,
+                                    first_usage_weight=0.2))
+    first_maps = m.encode_image(images, return_attn=True).attn_soft[0]  # eval: no Gumbel noise
+    torch.testing.assert_close(both.loss_usage, used.loss_usage + 0.2 * usage_loss(first_maps))
+    torch.testing.assert_close(both.loss, grounded.loss + both.loss_usage)
+
+
+def test_settings_name_what_is_trained():
+    """The paper's objective ignores the weights; the grounded one is every weight (the usage term on by default)."""
+    assert Objective("paper", usage_weight=5.0).settings() == {"objective": "paper"}
+    grounded = Objective("grounded").settings()
+    assert grounded["objective"] == "grounded" and grounded["usage_weight"] == 2.0
+    assert Objective("grounded").usage and not Objective("grounded", usage_weight=0.0).usage
+    assert set(grounded) - {"objective"} == {f for f in Objective.__dataclass_fields__ if f != "name"}

@@ -85,3 +85,19 @@ def test_config_presets_and_overrides():
     assert cfg.epochs == 30 and cfg.warmup_epochs == 2 and cfg.multi_label == 3
     with pytest.raises(CocuError, match="unknown training config keys"):
         make_config(None, shards="x", out="y", bogus=1)
+
+
+def test_a_saved_config_that_predates_a_key_reads_as_the_value_it_was_trained_with():
+    """usage_weight's default became 2 after runs had been saved without the key (at 0)."""
+    from cocu.train.config import TrainConfig
+    from cocu.train.run_dir import check_resume_config
+
+    now = make_config(None, shards="x", out="y", objective="grounded").to_dict()
+    assert now["usage_weight"] == 2.0
+    old = {k: v for k, v in now.items() if k != "usage_weight"}
+    with pytest.raises(CocuError, match=r"usage_weight: checkpoint 0\.0, now 2\.0"):
+        check_resume_config(old, now, "old.pt", TrainConfig.saved_defaults())
+    check_resume_config(old, {**now, "usage_weight": 0.0}, "old.pt", TrainConfig.saved_defaults())
+    # a key without a changed default still stands for today's default
+    check_resume_config({k: v for k, v in now.items() if k != "affinity_far"}, now, "old.pt",
+                        TrainConfig.saved_defaults())

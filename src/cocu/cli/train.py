@@ -46,6 +46,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "affinity_near": "patches whose mean colours are closer than this share a group (CLIP-normalised units)",
         "affinity_far": "patches farther apart than this are kept apart",
         "usage_weight": "weight of the term that spreads each image's patches over all final groups (0 = off)",
+        "first_usage_weight": "the same term on the first grouping stage's groups (0 = off)",
     },
     "optimisation": {
         "batch_size": "images per process (global = × processes)",

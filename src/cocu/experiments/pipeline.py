@@ -212,9 +212,25 @@ class SyntheticPipeline(ExperimentLayout):
         self._timed(f"curate {regime.curation_key}", start)
         return out
 
+    def check_cached_run(self, run: Path) -> None:
+        """CocuError when a run already in the folder trained another objective than this one
+        (e.g. before a weight's default changed): its numbers would be reported as this one's."""
+        from cocu.models.objective import Objective
+        from cocu.train.config import TrainConfig
+
+        if not (run / "config.json").is_file():
+            return
+        saved = {**TrainConfig.saved_defaults(), **json.loads((run / "config.json").read_text())}
+        want = Objective(self.objective).settings()
+        diffs = [f"{k} {saved.get(k)!r} (now {v!r})" for k, v in want.items() if saved.get(k) != v]
+        if diffs:
+            raise CocuError(f"{run} was trained with other objective settings: {', '.join(diffs)}; "
+                            "give another --out, or delete that run to retrain it")
+
     def train(self, regime: Regime, seed: int) -> Path:
         """Train GroupViT with ``regime``'s prompts (resumes an interrupted run)."""
         run = self.run_dir(regime, seed)
+        self.check_cached_run(run)
         if (run / "summary.json").exists():
             return run
         from cocu.train.config import make_config
@@ -241,11 +257,13 @@ class SyntheticPipeline(ExperimentLayout):
         """Zero-shot mIoU on both synthetic splits plus the synthetic diagnostics."""
         path = self.eval_path(regime, seed)
         if path.exists():  # cached; the same training may be shown under another name (cocu = #4)
+            self.check_cached_run(self.run_dir(regime, seed))
             return {"objective": "paper", **json.loads(path.read_text()), "regime": regime.name}
         from cocu.eval.datasets import get_benchmark
         from cocu.eval.diagnostics import chance_miou, synthetic_diagnostics
         from cocu.eval.evaluate import evaluate
         from cocu.models.checkpoint import load_model
+        from cocu.models.objective import Objective
 
         run = self.train(regime, seed)
         start = time.perf_counter()
@@ -256,7 +274,7 @@ class SyntheticPipeline(ExperimentLayout):
         diag = synthetic_diagnostics(model, ade, self.world_dir / "world.json")
         result = {
             "regime": regime.name, "run_key": self.run_key(regime), "seed": seed,
-            "objective": self.objective,
+            "objective": self.objective, "objective_settings": Objective(self.objective).settings(),
             "neighbours": regime.neighbours if regime.curated else None,
             "voc_like": {"mIoU": voc["mIoU"], "mAcc": voc["mAcc"], "aAcc": voc["aAcc"],
                          "per_class": voc["per_class"], "chance_mIoU": chance_miou(voc_bench)},

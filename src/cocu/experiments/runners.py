@@ -189,13 +189,23 @@ def _add_curation_and_settings(rep: Any, pipe: SyntheticPipeline, regimes: list[
             "true classes; 'omitted' = classes the caption left out.")
         rep.table(quality)
     rep.section("Settings and timings")
-    settings = {**asdict(pipe.budget), "objectives": ", ".join(dict.fromkeys(
-        r.get("objective", "paper") for r in records)), "figures from objective": pipe.objective,
-        "amp": pipe.amp, "model": "groupvit_tiny", "training preset": "tiny"}
+    objectives = list(dict.fromkeys(r.get("objective", "paper") for r in records))
+    settings = {**asdict(pipe.budget), "objectives": ", ".join(objectives),
+                **{f"objective {o}": _objective_terms(o) for o in objectives},
+                "figures from objective": pipe.objective,
+                "amp": pipe.amp, "model": "groupvit_tiny", "training preset": "tiny"}
     rep.table([{"setting": k, "value": v} for k, v in settings.items()])
     if pipe.timings:  # empty when every step came from the cache
         rep.table([{"step": k, "seconds": round(v, 1)} for k, v in pipe.timings.items()],
                   caption="wall time of the steps run by this invocation")
+
+
+def _objective_terms(name: str) -> str:
+    """``grounding_weight 3.0, …`` for the report: the terms an objective trained with."""
+    from cocu.models.objective import Objective
+
+    terms = {k: v for k, v in Objective(name).settings().items() if k != "objective"}
+    return ", ".join(f"{k} {v}" for k, v in terms.items()) or "the paper's caption + multi-label losses"
 
 
 def run_experiment(out: str | Path, regimes: list[Regime], seeds: list[int], budget: Budget, *,

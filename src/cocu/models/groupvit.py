@@ -62,16 +62,19 @@ class Embeddings:
 
     image_x [B, D], text_x [B, 1+K, D] (caption first), both projected, not normalised;
     group_x [B, G, D]: every final group projected (grounded objective, else None);
-    group_maps [B, G, N]: soft patch → final-group maps, N = h·w (grounded objective, else None).
+    group_maps [B, G, N]: soft patch → final-group maps, N = h·w (grounded objective, else None);
+    first_maps [B, G_0, N]: soft patch → first-stage-group maps (first-stage usage term, with
+    two or more grouping stages; else None).
     """
 
     image_x: torch.Tensor
     text_x: torch.Tensor
     group_x: torch.Tensor | None = None
     group_maps: torch.Tensor | None = None
+    first_maps: torch.Tensor | None = None
 
     def tensors(self) -> tuple[torch.Tensor | None, ...]:
-        return (self.image_x, self.text_x, self.group_x, self.group_maps)
+        return (self.image_x, self.text_x, self.group_x, self.group_maps, self.first_maps)
 
 
 @dataclass
@@ -79,7 +82,8 @@ class GroupViTOutput:
     """Result of `GroupViT.forward` (a training step).
 
     loss = loss_caption + loss_multi_label (the latter already weighted; None without prompts)
-    [+ loss_grounding (grounding + exclusivity) + loss_affinity (+ loss_usage when weighted > 0),
+    [+ loss_grounding (grounding + exclusivity) + loss_affinity (+ loss_usage, final and
+    first-stage, when weighted > 0),
     weighted, with the grounded objective; else None].
     image_x [B, D], text_x [B, D] (caption), text_multi_label_x [B, K, D] | None,
     logit_scale / multi_label_logit_scale: the clamped exp() multipliers (0-d tensors).
@@ -143,7 +147,8 @@ class GroupViT(nn.Module):
         """images [B, 3, H, W], text_ids [B, 1+K, T] → the `Embeddings` ``objective`` needs."""
         out = self.encode_image(images, return_feat=objective.needs_groups, return_attn=objective.needs_maps)
         maps = out.seg_maps().flatten(2) if objective.needs_maps else None  # [B, G, N]
-        return Embeddings(out.image_x, self.encode_text(text_ids), out.image_feat, maps)
+        first = out.attn_soft[0] if objective.first_usage and len(out.attn_soft) > 1 else None  # [B, G_0, N]
+        return Embeddings(out.image_x, self.encode_text(text_ids), out.image_feat, maps, first)
 
     def loss(self, emb: Embeddings, objective: Objective = PAPER, *, prompt_valid: torch.Tensor | None = None,
              colours: torch.Tensor | None = None) -> GroupViTOutput:
@@ -186,6 +191,10 @@ class GroupViT(nn.Module):
             if emb.group_maps is None:
                 raise ValueError("the usage term needs group_maps")
             loss_use = objective.usage_weight * usage_loss(emb.group_maps)
+        if objective.first_usage and emb.first_maps is not None:  # None: a single grouping stage
+            first = objective.first_usage_weight * usage_loss(emb.first_maps)
+            loss_use = first if loss_use is None else loss_use + first
+        if loss_use is not None:
             loss = loss + loss_use
         return GroupViTOutput(loss, loss_caption, loss_ml, emb.image_x, text_x, text_ml,
                               scale.detach(), ml_scale.detach(), loss_ground, loss_aff, loss_use)

@@ -20,10 +20,12 @@ and adds:
   (textured objects, patches on a boundary) cannot dominate. It needs no labels (a low-level
   prior like the superpixel losses of SegCLIP) and gives the assignment a reason to follow
   content rather than position;
-- **group usage** (`usage_loss`, off by default): one minus the normalised mutual information
+- **group usage** (`usage_loss`, weight 2 by default since stop 13): one minus the normalised mutual information
   between a patch and its final group, so an image spreads its patches over the groups, each
   patch confidently in one, instead of collapsing onto one or two (the failure measured in
-  docs/STUDY.md).
+  docs/STUDY.md). ``first_usage_weight`` puts the same term on the first grouping stage's
+  groups: the collapse starts there (collapsed runs use 3 of the tiny model's 16 first-stage
+  groups per image, runs that form masks 5–6; docs/STUDY.md).
 
 Neither term adds parameters: the state dict is the official one, and official checkpoints
 still load. Every loss here is computed in float32 (autocast-safe).
@@ -32,7 +34,7 @@ still load. Every loss here is computed in float32 (autocast-safe).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
@@ -54,12 +56,14 @@ class Objective:
     affinity_weight: float = 1.0
     affinity_near: float = 0.5       # patch pairs whose mean colours are closer: same group
     affinity_far: float = 1.0        # ... farther apart: different groups (CLIP-normalised units)
-    usage_weight: float = 0.0        # off by default (docs/STUDY.md)
+    usage_weight: float = 2.0        # measured over 6 seeds (docs/STUDY.md); runs before stop 13 had 0
+    first_usage_weight: float = 0.0  # the usage term on the first grouping stage (docs/STUDY.md)
 
     def __post_init__(self) -> None:
         if self.name not in OBJECTIVES:
             raise CocuError(f"--objective must be one of {OBJECTIVES}, got {self.name!r}")
-        for field in ("grounding_weight", "exclusivity_weight", "affinity_weight", "usage_weight"):
+        for field in ("grounding_weight", "exclusivity_weight", "affinity_weight", "usage_weight",
+                      "first_usage_weight"):
             if getattr(self, field) < 0:
                 raise CocuError(f"--{field.replace('_', '-')} must be ≥ 0, got {getattr(self, field)}")
         for field in ("grounding_tau", "affinity_near"):
@@ -67,6 +71,14 @@ class Objective:
                 raise CocuError(f"--{field.replace('_', '-')} must be > 0, got {getattr(self, field)}")
         if self.affinity_far < self.affinity_near:
             raise CocuError(f"--affinity-far ({self.affinity_far}) must be ≥ --affinity-near ({self.affinity_near})")
+
+    def settings(self) -> dict[str, float | str]:
+        """The settings that change what is trained: the name alone for the paper's objective
+        (its weights are unused), every field for the grounded one. Keys as in ``TrainConfig``."""
+        fields = {"objective": self.name}
+        if self.name != "paper":
+            fields.update({k: v for k, v in asdict(self).items() if k != "name"})
+        return fields
 
     @property
     def grounding(self) -> bool:
@@ -90,9 +102,13 @@ class Objective:
         return self.name == "grounded" and self.usage_weight > 0
 
     @property
+    def first_usage(self) -> bool:
+        return self.name == "grounded" and self.first_usage_weight > 0
+
+    @property
     def needs_maps(self) -> bool:
         """Whether a term reads the soft group maps (affinity or usage)."""
-        return self.affinity or self.usage
+        return self.affinity or self.usage or self.first_usage
 
 
 PAPER = Objective()

@@ -14,6 +14,10 @@ from cocu.utils.checks import require
 from cocu.utils.configs import load_shipped
 
 AMP_MODES = ("bf16", "fp16", "none")
+_TERMS = Objective()
+# Settings whose default changed after runs were saved without them: a saved config that lacks
+# the key was trained with this value, not with today's default.
+BEFORE_KEY_EXISTED: dict[str, Any] = {"usage_weight": 0.0}
 
 
 @dataclass
@@ -39,13 +43,14 @@ class TrainConfig:
     # objective: the paper's (caption + multi-label contrast) or grounded (+ prompt-group
     # grounding + appearance affinity; cocu.models.objective)
     objective: str = "paper"            # paper | grounded
-    grounding_weight: float = 3.0
-    grounding_tau: float = 0.1
-    exclusivity_weight: float = 0.0
-    affinity_weight: float = 1.0
-    affinity_near: float = 0.5
-    affinity_far: float = 1.0
-    usage_weight: float = 0.0
+    grounding_weight: float = _TERMS.grounding_weight    # the weights' defaults live in Objective
+    grounding_tau: float = _TERMS.grounding_tau
+    exclusivity_weight: float = _TERMS.exclusivity_weight
+    affinity_weight: float = _TERMS.affinity_weight
+    affinity_near: float = _TERMS.affinity_near
+    affinity_far: float = _TERMS.affinity_far
+    usage_weight: float = _TERMS.usage_weight
+    first_usage_weight: float = _TERMS.first_usage_weight
     image_size: int | None = None       # default: the model's image size
     # optimisation (official gcc_yfcc_30e values, at batch 4096)
     batch_size: int = 256
@@ -122,13 +127,19 @@ class TrainConfig:
         return Objective(self.objective, grounding_weight=self.grounding_weight, grounding_tau=self.grounding_tau,
                          exclusivity_weight=self.exclusivity_weight,
                          affinity_weight=self.affinity_weight, affinity_near=self.affinity_near,
-                         affinity_far=self.affinity_far, usage_weight=self.usage_weight)
+                         affinity_far=self.affinity_far, usage_weight=self.usage_weight,
+                         first_usage_weight=self.first_usage_weight)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (stored in checkpoints and the run folder)."""
         d = dataclasses.asdict(self)
         d["betas"] = list(self.betas)
         return d
+
+    @classmethod
+    def saved_defaults(cls) -> dict[str, Any]:
+        """What a key missing from a saved config (checkpoint, ``config.json``) stood for."""
+        return {**cls().to_dict(), **BEFORE_KEY_EXISTED}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:

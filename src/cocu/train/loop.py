@@ -253,7 +253,7 @@ def resume(cfg: TrainConfig, info: D.DistInfo, model: nn.Module, opt: Optimisati
             truncate_log(run_dir / "log.jsonl", 0)  # steps of a run that left no checkpoint
         return start
     path, ckpt = found[0], TrainCheckpoint.from_dict(found[1])
-    check_resume_config(ckpt.config, cfg.to_dict(), path, TrainConfig().to_dict())
+    check_resume_config(ckpt.config, cfg.to_dict(), path, TrainConfig.saved_defaults())
     model.load_state_dict(ckpt.model)
     opt.optimizer.load_state_dict(ckpt.optimizer)
     opt.scheduler.load_state_dict(ckpt.scheduler)

@@ -1,0 +1,38 @@
+"""The synthetic pipeline's cache refuses runs trained with other objective settings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cocu.errors import CocuError
+from cocu.experiments.pipeline import SyntheticPipeline, get_budget
+from cocu.train.config import make_config
+
+
+def _run(tmp_path, **settings):
+    run = tmp_path / "runs" / "oracle-grounded-s0"
+    run.mkdir(parents=True, exist_ok=True)
+    cfg = make_config("tiny", shards="x", out=str(run), **settings).to_dict()
+    (run / "config.json").write_text(json.dumps(cfg))
+    return run
+
+
+def test_cached_run_must_match_the_objective_settings(tmp_path):
+    grounded = SyntheticPipeline(tmp_path, get_budget("smoke"), objective="grounded")
+    grounded.check_cached_run(_run(tmp_path, objective="grounded"))  # same settings: reused
+    grounded.check_cached_run(tmp_path / "absent")  # nothing trained yet
+    with pytest.raises(CocuError, match=r"usage_weight 0\.0 \(now 2\.0\).*another --out"):
+        grounded.check_cached_run(_run(tmp_path, objective="grounded", usage_weight=0.0))
+    run = _run(tmp_path, objective="grounded")
+    cfg = json.loads((run / "config.json").read_text())
+    del cfg["usage_weight"]  # saved before the usage term existed: trained without it
+    (run / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CocuError, match="usage_weight 0.0"):
+        grounded.check_cached_run(run)
+    with pytest.raises(CocuError, match="objective 'paper' \\(now 'grounded'\\)"):
+        grounded.check_cached_run(_run(tmp_path, objective="paper"))
+    # the paper objective ignores the grounded terms' weights
+    SyntheticPipeline(tmp_path, get_budget("smoke"), objective="paper").check_cached_run(
+        _run(tmp_path, objective="paper", usage_weight=0.0))
