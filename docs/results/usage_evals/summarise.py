@@ -1,9 +1,11 @@
-"""usage_json.py OUT.json: per-seed records and paired statistics of the usage-term runs (stop 12-13)."""
+"""python docs/results/usage_evals/summarise.py docs/results/usage.json: per-seed records and paired
+statistics of the usage-term runs (stops 12-13), read from this folder."""
 import json, math, os, statistics as st, sys
+HERE = os.path.dirname(os.path.abspath(__file__))
 T = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}
 KEYS = ("miou", "voc_miou", "object_miou", "stuff_miou", "grouping_miou", "naming_accuracy", "groups_in_use")
 def recs(name):
-    return {s: json.load(open(f"evals/{name}-s{s}.json")) for s in range(10) if os.path.exists(f"evals/{name}-s{s}.json")}
+    return {s: json.load(open(f"{HERE}/{name}-s{s}.json")) for s in range(10) if os.path.exists(f"{HERE}/{name}-s{s}.json")}
 def summary(name):
     r = recs(name)
     return {"seeds": sorted(r), "per_seed": {k: [round(r[s][k], 3) for s in sorted(r)] for k in KEYS},
