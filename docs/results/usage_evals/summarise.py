@@ -19,11 +19,12 @@ def paired(a, b):
     return out
 runs = {"baseline+usage2": "mi2.0-caption", "cocu+usage2": "mi2.0-cocu", "oracle+usage2": "mi2.0-oracle",
         "cocu+usage4": "mi4.0-cocu", "cocu+usage2+first0.5": "fu0.5-cocu", "cocu+usage2+first1": "fu1.0-cocu",
-        "cocu+usage2+first2": "fu2-cocu", "oracle+usage2+first2": "fu2-oracle", "baseline+usage2+first2": "fu2-caption"}
+        "cocu+usage2+first2": "fu2-cocu", "oracle+usage2+first2": "fu2-oracle", "baseline+usage2+first2": "fu2-caption",
+        "cocu+first2 (no final usage)": "f2only-cocu", "oracle+first2 (no final usage)": "f2only-oracle"}
 runs = {k: v for k, v in runs.items() if recs(v)}
 pairs = [("cocu+usage2", "baseline+usage2"), ("oracle+usage2", "baseline+usage2"), ("oracle+usage2", "cocu+usage2"),
          ("cocu+usage4", "cocu+usage2"), ("cocu+usage2+first0.5", "cocu+usage2"), ("cocu+usage2+first1", "cocu+usage2"),
-         ("cocu+usage2+first2", "cocu+usage2"), ("oracle+usage2+first2", "oracle+usage2"),
+         ("cocu+usage2+first2", "cocu+usage2"), ("oracle+usage2+first2", "oracle+usage2"), ("cocu+first2 (no final usage)", "cocu+usage2"), ("oracle+first2 (no final usage)", "oracle+usage2"),
          ("cocu+usage2+first2", "baseline+usage2+first2"), ("oracle+usage2+first2", "baseline+usage2+first2")]
 out = {"note": "tiny preset, 24k samples per run, grounded objective; records: docs/results/usage_evals/<run>-s<seed>.json; "
                "ADE-like split unless the key says voc", "runs": {k: {"records": v, **summary(v)} for k, v in runs.items()},
