@@ -109,7 +109,8 @@ class SyntheticPipeline(ExperimentLayout):
         self.world_seed = world_seed
         self.device = device
         self.amp = auto_amp(device) if amp == "auto" else amp
-        self.objective = Objective(objective).name  # validated
+        self.objective_settings = Objective(objective).settings()  # validated
+        self.objective = objective
         self.timings: dict[str, float] = {}
 
     # ------------------------------------------------------------------ paths
@@ -215,14 +216,13 @@ class SyntheticPipeline(ExperimentLayout):
     def check_cached_run(self, run: Path) -> None:
         """CocuError when a run already in the folder trained another objective than this one
         (e.g. before a weight's default changed): its numbers would be reported as this one's."""
-        from cocu.models.objective import Objective
         from cocu.train.config import TrainConfig
 
         if not (run / "config.json").is_file():
             return
         saved = {**TrainConfig.saved_defaults(), **json.loads((run / "config.json").read_text())}
-        want = Objective(self.objective).settings()
-        diffs = [f"{k} {saved.get(k)!r} (now {v!r})" for k, v in want.items() if saved.get(k) != v]
+        diffs = [f"{k} {saved.get(k)!r} (now {v!r})" for k, v in self.objective_settings.items()
+                 if saved.get(k) != v]
         if diffs:
             raise CocuError(f"{run} was trained with other objective settings: {', '.join(diffs)}; "
                             "give another --out, or delete that run to retrain it")
@@ -263,7 +263,6 @@ class SyntheticPipeline(ExperimentLayout):
         from cocu.eval.diagnostics import chance_miou, synthetic_diagnostics
         from cocu.eval.evaluate import evaluate
         from cocu.models.checkpoint import load_model
-        from cocu.models.objective import Objective
 
         run = self.train(regime, seed)
         start = time.perf_counter()
@@ -274,7 +273,7 @@ class SyntheticPipeline(ExperimentLayout):
         diag = synthetic_diagnostics(model, ade, self.world_dir / "world.json")
         result = {
             "regime": regime.name, "run_key": self.run_key(regime), "seed": seed,
-            "objective": self.objective, "objective_settings": Objective(self.objective).settings(),
+            "objective": self.objective, "objective_settings": dict(self.objective_settings),
             "neighbours": regime.neighbours if regime.curated else None,
             "voc_like": {"mIoU": voc["mIoU"], "mAcc": voc["mAcc"], "aAcc": voc["aAcc"],
                          "per_class": voc["per_class"], "chance_mIoU": chance_miou(voc_bench)},

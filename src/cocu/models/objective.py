@@ -76,17 +76,21 @@ class Objective:
         """The settings that change what is trained: the name alone for the paper's objective
         (its weights are unused), every field for the grounded one. Keys as in ``TrainConfig``."""
         fields = {"objective": self.name}
-        if self.name != "paper":
+        if self.name == "grounded":
             fields.update({k: v for k, v in asdict(self).items() if k != "name"})
         return fields
 
+    def _on(self, weight: float) -> bool:
+        """A term of the grounded objective runs when that objective is chosen and its weight is > 0."""
+        return self.name == "grounded" and weight > 0
+
     @property
     def grounding(self) -> bool:
-        return self.name == "grounded" and self.grounding_weight > 0
+        return self._on(self.grounding_weight)
 
     @property
     def exclusivity(self) -> bool:
-        return self.name == "grounded" and self.exclusivity_weight > 0
+        return self._on(self.exclusivity_weight)
 
     @property
     def needs_groups(self) -> bool:
@@ -95,15 +99,15 @@ class Objective:
 
     @property
     def affinity(self) -> bool:
-        return self.name == "grounded" and self.affinity_weight > 0
+        return self._on(self.affinity_weight)
 
     @property
     def usage(self) -> bool:
-        return self.name == "grounded" and self.usage_weight > 0
+        return self._on(self.usage_weight)
 
     @property
     def first_usage(self) -> bool:
-        return self.name == "grounded" and self.first_usage_weight > 0
+        return self._on(self.first_usage_weight)
 
     @property
     def needs_maps(self) -> bool:
