@@ -27,6 +27,7 @@ def test_demo_smoke_end_to_end(tmp_path):
     assert len(re.findall(r'src="data:image/png;base64,', html)) >= 3
     for name in ("baseline", "cocu", "oracle"):
         assert f"| {name} |" in md
+    assert "baseline vs cocu (N=8)" in md  # the heatmaps' caption names the models they show
     # re-running resumes: nothing is retrained, the same table comes back
     before = (out / "report.json").read_text()
     assert main(["demo", "--out", str(out), "--budget", "smoke", "--device", "cpu"]) == 0

@@ -31,6 +31,12 @@ def test_cached_run_must_match_the_objective_settings(tmp_path):
     (run / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CocuError, match="usage_weight 0.0"):
         grounded.check_cached_run(run)
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["usage_weight"] = 2.0
+    del cfg["first_usage_weight"], cfg["first_usage_until"]  # a stop-13 run: no first-stage term
+    (run / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CocuError, match=r"first_usage_weight 0\.0 \(now 2\.0\), first_usage_until 1\.0 \(now 0\.4\)"):
+        grounded.check_cached_run(run)
     with pytest.raises(CocuError, match="objective 'paper' \\(now 'grounded'\\)"):
         grounded.check_cached_run(_run(tmp_path, objective="paper"))
     # the paper objective ignores the grounded terms' weights

@@ -9,8 +9,8 @@ import torch
 
 from cocu.errors import CocuError
 from cocu.models import create_model
-from cocu.models.objective import (Objective, affinity_loss, grounding_loss, patch_colours, usage_loss,
-                                   prompt_mask)
+from cocu.models.objective import (Objective, affinity_loss, grounding_loss, group_naming_loss, patch_colours,
+                                   prompt_mask, usage_loss)
 
 TINY = dict(image_size=32, patch_size=8, embed_dim=32, depths=[1, 1, 1], num_heads=[2, 2, 2],
             num_group_tokens=[8, 4, 0], num_output_groups=[8, 4], text_width=32, text_layers=1,
@@ -53,6 +53,49 @@ def test_grounding_loss_matches_loops():
     valid = torch.tensor([[1, 1, 1], [1, 0, 0], [1, 1, 0], [0, 0, 0], [1, 0, 1]], dtype=torch.bool)
     got = grounding_loss(z, t, valid, torch.tensor(10.0), tau=0.2)
     assert got.item() == pytest.approx(_ref_grounding(z, t, valid, 10.0, 0.2), rel=1e-6)
+
+
+def _ref_naming(z, t, valid, shares, scale):
+    """group_naming_loss with plain loops over images, groups and prompts."""
+    b, g, _ = z.shape
+    k = t.shape[1]
+    cos = lambda u, v: float(u @ v / (u.norm() * v.norm()))  # noqa: E731
+    cols = [(n, a) for n in range(b) for a in range(k) if valid[n, a]]
+    per_image = []
+    for i in range(b):
+        if not valid[i].any():
+            continue
+        losses = []
+        for j in range(g):
+            ex = {c: math.exp(scale * cos(z[i, j], t[c])) for c in cols}
+            losses.append(-math.log(sum(ex[(i, a)] for a in range(k) if valid[i, a]) / sum(ex.values())))
+        w = shares[i].tolist()
+        per_image.append(sum(wj * lj for wj, lj in zip(w, losses)) / sum(w))
+    return sum(per_image) / len(per_image)
+
+
+def test_group_naming_loss_matches_loops_and_needs_every_group_named():
+    g = torch.Generator().manual_seed(1)
+    z, t = torch.randn(4, 3, 8, generator=g), torch.randn(4, 2, 8, generator=g)
+    valid = torch.tensor([[1, 1], [1, 0], [0, 0], [0, 1]], dtype=torch.bool)
+    shares = torch.rand(4, 3, generator=g)
+    got = group_naming_loss(z, t, valid, shares, torch.tensor(5.0))
+    assert got.item() == pytest.approx(_ref_naming(z, t, valid, shares, 5.0), rel=1e-6)
+    # one image, two prompts; the grounding term is content once one group matches each prompt,
+    # the naming term only once the third group (taking a share) matches a prompt too
+    t1 = torch.eye(3)[None, :2] * 1.0                     # prompts e0, e1
+    t_neg = torch.eye(3)[None, 2:3].expand(1, 2, 3)       # another image's prompts: e2
+    text = torch.cat([t1, t_neg])
+    v = torch.ones(2, 2, dtype=torch.bool)
+    shares2 = torch.tensor([[0.4, 0.3, 0.3], [1.0, 0.0, 0.0]])
+    stray = torch.stack([torch.stack([torch.eye(3)[0], torch.eye(3)[1], torch.eye(3)[2]]), torch.eye(3)])
+    named = torch.stack([torch.stack([torch.eye(3)[0], torch.eye(3)[1], torch.eye(3)[1]]), torch.eye(3)])
+    scale = torch.tensor(10.0)
+    assert group_naming_loss(named, text, v, shares2, scale) < group_naming_loss(stray, text, v, shares2, scale) - 1
+    # an empty group (share 0) does not count
+    empty = torch.tensor([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]])
+    assert group_naming_loss(stray, text, v, empty, scale).item() == pytest.approx(
+        group_naming_loss(named, text, v, empty, scale).item(), rel=1e-6)
 
 
 def test_grounding_rewards_one_matching_group_over_the_average():
@@ -144,11 +187,13 @@ def test_objective_validation_and_paper_forward_unchanged():
     ids = torch.randint(1, 1000, (3, 3, 10))
     paper = m(images, ids)
     assert paper.loss_grounding is None and paper.loss_affinity is None
-    grounded = m(images, ids, Objective("grounded", grounding_weight=2.0, affinity_weight=0.5, usage_weight=0.0))
+    grounded = m(images, ids, Objective("grounded", grounding_weight=2.0, affinity_weight=0.5, usage_weight=0.0,
+                                        first_usage_weight=0.0))
     torch.testing.assert_close(grounded.loss_caption, paper.loss_caption)
     torch.testing.assert_close(grounded.loss, paper.loss + grounded.loss_grounding + grounded.loss_affinity)
     assert grounded.loss_usage is None  # off at weight 0
-    used = m(images, ids, Objective("grounded", grounding_weight=2.0, affinity_weight=0.5, usage_weight=0.3))
+    used = m(images, ids, Objective("grounded", grounding_weight=2.0, affinity_weight=0.5, usage_weight=0.3,
+                                    first_usage_weight=0.0))
     torch.testing.assert_close(used.loss, grounded.loss + used.loss_usage)
     assert used.loss_usage.item() > 0
     # the first-stage term: the same loss on the first grouping stage's soft assignment
@@ -157,12 +202,33 @@ def test_objective_validation_and_paper_forward_unchanged():
     first_maps = m.encode_image(images, return_attn=True).attn_soft[0]  # eval: no Gumbel noise
     torch.testing.assert_close(both.loss_usage, used.loss_usage + 0.2 * usage_loss(first_maps))
     torch.testing.assert_close(both.loss, grounded.loss + both.loss_usage)
+    # the naming term: added to loss_grounding, on the final groups' features and patch shares
+    named = m(images, ids, Objective("grounded", grounding_weight=2.0, affinity_weight=0.5, usage_weight=0.0,
+                                     first_usage_weight=0.0, naming_weight=0.4))
+    out = m.encode_image(images, return_feat=True, return_attn=True)
+    shares = out.seg_maps().flatten(2).mean(dim=-1)
+    term = group_naming_loss(out.image_feat, m.encode_text(ids)[:, 1:], prompt_mask(ids), shares,
+                             m.multi_label_logit_scale.exp().clamp(max=100))
+    torch.testing.assert_close(named.loss_grounding, grounded.loss_grounding + 0.4 * term)
 
 
 def test_settings_name_what_is_trained():
-    """The paper's objective ignores the weights; the grounded one is every weight (the usage term on by default)."""
+    """The paper's objective ignores the weights; the grounded one is every weight (the usage terms on by
+    default: the final one throughout, the first-stage one for the first 40 % of the steps)."""
     assert Objective("paper", usage_weight=5.0).settings() == {"objective": "paper"}
     grounded = Objective("grounded").settings()
     assert grounded["objective"] == "grounded" and grounded["usage_weight"] == 2.0
+    assert grounded["first_usage_weight"] == 2.0 and grounded["first_usage_until"] == 0.4
     assert Objective("grounded").usage and not Objective("grounded", usage_weight=0.0).usage
     assert set(grounded) - {"objective"} == {f for f in Objective.__dataclass_fields__ if f != "name"}
+
+
+def test_first_stage_term_stops_at_its_fraction():
+    obj = Objective("grounded", first_usage_weight=2.0, first_usage_until=0.4)
+    assert obj.at(0.0) is obj and obj.at(0.399).first_usage
+    off = obj.at(0.4)
+    assert not off.first_usage and off.usage_weight == obj.usage_weight and off.grounding_weight == obj.grounding_weight
+    assert Objective("grounded", first_usage_weight=2.0, first_usage_until=1.0).at(0.999).first_usage
+    for bad in (0.0, 1.5):
+        with pytest.raises(CocuError, match="first-usage-until"):
+            Objective("grounded", first_usage_until=bad)

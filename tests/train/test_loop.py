@@ -97,3 +97,19 @@ def _model_json(tmp_path: Path) -> Path:
     path = tmp_path / "model.json"
     get_config("groupvit_tiny", **TINY).save_json(path)
     return path
+
+
+def test_first_stage_usage_stops_after_its_fraction(shards, tmp_path):
+    """until 0.4 of 5 steps: steps 1–2 train the first-stage term, steps 3–5 do not."""
+    on = dict(objective="grounded", first_usage_weight=2.0, save_every=0)
+    stops = _log(_run(shards, tmp_path / "stops", first_usage_until=0.4, **on))
+    always = _log(_run(shards, tmp_path / "always", **on))
+    never = _log(_run(shards, tmp_path / "never", **{**on, "first_usage_weight": 0.0}))
+    assert stops[:2] == always[:2]                      # the same objective, bit for bit
+    assert stops[1]["loss_usage"] != never[1]["loss_usage"]
+    assert all(a["loss_usage"] != b["loss_usage"] for a, b in zip(stops[2:], always[2:], strict=True))
+
+
+def _run(shards: Path, out: Path, **kw) -> Path:
+    train(_cfg(shards, out, **kw))
+    return out

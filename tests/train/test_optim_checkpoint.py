@@ -98,6 +98,13 @@ def test_a_saved_config_that_predates_a_key_reads_as_the_value_it_was_trained_wi
     with pytest.raises(CocuError, match=r"usage_weight: checkpoint 0\.0, now 2\.0"):
         check_resume_config(old, now, "old.pt", TrainConfig.saved_defaults())
     check_resume_config(old, {**now, "usage_weight": 0.0}, "old.pt", TrainConfig.saved_defaults())
+    # the first-stage term (default 2 for 40 % of the steps since stop 14): absent keys meant off
+    assert (now["first_usage_weight"], now["first_usage_until"]) == (2.0, 0.4)
+    older = {k: v for k, v in now.items() if k not in ("usage_weight", "first_usage_weight", "first_usage_until")}
+    with pytest.raises(CocuError, match=r"first_usage_weight: checkpoint 0\.0, now 2\.0"):
+        check_resume_config(older, {**now, "usage_weight": 0.0}, "old.pt", TrainConfig.saved_defaults())
+    check_resume_config(older, {**now, "usage_weight": 0.0, "first_usage_weight": 0.0, "first_usage_until": 1.0},
+                        "old.pt", TrainConfig.saved_defaults())
     # a key without a changed default still stands for today's default
     check_resume_config({k: v for k, v in now.items() if k != "affinity_far"}, now, "old.pt",
                         TrainConfig.saved_defaults())

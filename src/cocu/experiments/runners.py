@@ -131,8 +131,8 @@ def _draw_figures(pipe: SyntheticPipeline, title: str, rows: list[dict[str, Any]
     heat = None
     if heatmap_pair:
         pair = {_label(r): models[_label(r)] for r in heatmap_pair}  # already loaded for the grid
-        heat = uncaptioned_heatmaps(pair, ade, world / "world.json", pipe.vocab(),
-                                    figures / "heatmaps.png")
+        heat = {**uncaptioned_heatmaps(pair, ade, world / "world.json", pipe.vocab(),
+                                       figures / "heatmaps.png"), "models": list(pair)}
     return _Figures(chart, models, grid, heat)
 
 
@@ -175,7 +175,7 @@ def _add_pictures(rep: Any, figs: _Figures, extra_plot: Path | None) -> None:
             "Region contrast = mean activation inside the concept's true region minus outside; "
             "synonym consistency = mean Pearson r between synonyms' maps (compare with the "
             "'other r' level between unrelated concepts).")
-        rep.image(figs.heat["path"], "baseline vs CoCu")
+        rep.image(figs.heat["path"], " vs ".join(figs.heat["models"]))
         rep.table(figs.heat["scores"])
 
 

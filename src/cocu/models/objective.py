@@ -9,6 +9,9 @@ and adds:
   best-matching final group (a smooth maximum over the groups, in the spirit of OpenSeg's
   region–word grounding loss) and contrasted over the batch in both directions, so a prompt must
   be matched by *one group* of its own image better than by any group of another image;
+- **group naming** (`group_naming_loss`, off by default): the converse direction, every group
+  that takes patches must match one of its own image's prompts better than the batch's other
+  prompts, so no group that wins pixels is left unnamed;
 - **exclusive claims** (`exclusivity_loss`): the K prompts of an image name different concepts,
   so they should claim different groups. Without this a single "summary" group that resembles
   every prompt a little satisfies the grounding term, and the other groups are never named;
@@ -25,7 +28,10 @@ and adds:
   patch confidently in one, instead of collapsing onto one or two (the failure measured in
   docs/STUDY.md). ``first_usage_weight`` puts the same term on the first grouping stage's
   groups: the collapse starts there (collapsed runs use 3 of the tiny model's 16 first-stage
-  groups per image, runs that form masks 5–6; docs/STUDY.md).
+  groups per image, runs that form masks 5–6; docs/STUDY.md); ``first_usage_until`` stops it
+  after that fraction of the training steps (`Objective.at`). Since stop 14 the default is
+  weight 2 for the first 40 % of the steps: throughout, it formed groups and cost naming; early
+  only, CoCu formed ≥ 3 groups in 5 of 6 seeds and named them no worse (docs/STUDY.md).
 
 Neither term adds parameters: the state dict is the official one, and official checkpoints
 still load. Every loss here is computed in float32 (autocast-safe).
@@ -34,7 +40,7 @@ still load. Every loss here is computed in float32 (autocast-safe).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -57,18 +63,22 @@ class Objective:
     affinity_near: float = 0.5       # patch pairs whose mean colours are closer: same group
     affinity_far: float = 1.0        # ... farther apart: different groups (CLIP-normalised units)
     usage_weight: float = 2.0        # measured over 6 seeds (docs/STUDY.md); runs before stop 13 had 0
-    first_usage_weight: float = 0.0  # the usage term on the first grouping stage (docs/STUDY.md)
+    first_usage_weight: float = 2.0  # the usage term on the first grouping stage (docs/STUDY.md) ...
+    first_usage_until: float = 0.4   # ... for the first 40 % of the steps; runs before stop 14: 0 / 1
+    naming_weight: float = 0.0       # every group that takes patches must match an own prompt
 
     def __post_init__(self) -> None:
         if self.name not in OBJECTIVES:
             raise CocuError(f"--objective must be one of {OBJECTIVES}, got {self.name!r}")
         for field in ("grounding_weight", "exclusivity_weight", "affinity_weight", "usage_weight",
-                      "first_usage_weight"):
+                      "first_usage_weight", "naming_weight"):
             if getattr(self, field) < 0:
                 raise CocuError(f"--{field.replace('_', '-')} must be ≥ 0, got {getattr(self, field)}")
         for field in ("grounding_tau", "affinity_near"):
             if getattr(self, field) <= 0:
                 raise CocuError(f"--{field.replace('_', '-')} must be > 0, got {getattr(self, field)}")
+        if not 0 < self.first_usage_until <= 1:
+            raise CocuError(f"--first-usage-until must be in (0, 1], got {self.first_usage_until}")
         if self.affinity_far < self.affinity_near:
             raise CocuError(f"--affinity-far ({self.affinity_far}) must be ≥ --affinity-near ({self.affinity_near})")
 
@@ -79,6 +89,13 @@ class Objective:
         if self.name == "grounded":
             fields.update({k: v for k, v in asdict(self).items() if k != "name"})
         return fields
+
+    def at(self, progress: float) -> Objective:
+        """The objective at ``progress`` = step / total steps ∈ [0, 1]: the first-stage usage term
+        stops once ``first_usage_until`` of the steps are done; everything else is constant."""
+        if self.first_usage and progress >= self.first_usage_until:
+            return replace(self, first_usage_weight=0.0)
+        return self
 
     def _on(self, weight: float) -> bool:
         """A term of the grounded objective runs when that objective is chosen and its weight is > 0."""
@@ -93,9 +110,13 @@ class Objective:
         return self._on(self.exclusivity_weight)
 
     @property
+    def naming(self) -> bool:
+        return self._on(self.naming_weight)
+
+    @property
     def needs_groups(self) -> bool:
-        """Whether a term reads the per-group embeddings (grounding or exclusivity)."""
-        return self.grounding or self.exclusivity
+        """Whether a term reads the per-group embeddings (grounding, exclusivity, naming)."""
+        return self.grounding or self.exclusivity or self.naming
 
     @property
     def affinity(self) -> bool:
@@ -111,8 +132,8 @@ class Objective:
 
     @property
     def needs_maps(self) -> bool:
-        """Whether a term reads the soft group maps (affinity or usage)."""
-        return self.affinity or self.usage or self.first_usage
+        """Whether a term reads the soft group maps (affinity, usage, naming's group shares)."""
+        return self.affinity or self.usage or self.first_usage or self.naming
 
 
 PAPER = Objective()
@@ -173,6 +194,39 @@ def grounding_loss(group_x: torch.Tensor, text_x: torch.Tensor, valid: torch.Ten
     per_image = -(own_logp.masked_fill(pos == 0, 0.0) * pos).sum(dim=1) / pos.sum(dim=1).clamp(min=1)
     loss_i = per_image[has].mean() if has.any() else per_image.sum() * 0
     return 0.5 * (loss_t + loss_i)
+
+
+def group_naming_loss(group_x: torch.Tensor, text_x: torch.Tensor, valid: torch.Tensor,
+                      shares: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """Every group that takes patches must look like one of its own image's prompts.
+
+    The converse of `grounding_loss` (which asks each prompt for *one* matching group and so
+    leaves the other groups unnamed): each group g of image b is contrasted with every valid
+    prompt of the global batch, and its own image's valid prompts together are the positive,
+    loss_bg = −log Σ_{k own} softmax(scale · cos(z_bg, t))_k.
+    group_x [B, G, D], text_x [B, K, D], valid [B, K] bool, shares [B, G]: the share of the
+    image's patches each group takes (treated as a constant, so emptying a group is no way out).
+    Returns Σ_g share_bg · loss_bg / Σ_g share_bg, averaged over the images with a valid prompt.
+    """
+    rank, _ = _world()
+    dtype = _compute_dtype(group_x)
+    b, g, _ = group_x.shape
+    k = text_x.shape[1]
+    z = F.normalize(group_x.to(dtype), dim=-1)
+    t_all = all_gather_with_grad(F.normalize(text_x.to(dtype), dim=-1))    # [W·B, K, D]
+    valid_all = all_gather_with_grad(valid.to(dtype)) > 0.5               # [W·B, K]
+    logits = logit_scale.to(dtype) * torch.einsum("bgd,nkd->bgnk", z, t_all).reshape(b, g, -1)
+    logits = logits.masked_fill(~valid_all.reshape(1, 1, -1), float("-inf"))
+    logp = logits.log_softmax(dim=-1)                                      # [B, G, W·B·K]
+    own = torch.zeros(b, valid_all.shape[0], k, dtype=torch.bool, device=z.device)
+    own[torch.arange(b, device=z.device), torch.arange(b, device=z.device) + b * rank] = valid
+    own = own.reshape(b, 1, -1)
+    per_group = -torch.logsumexp(logp.masked_fill(~own, float("-inf")), dim=-1)  # [B, G]
+    has = valid.any(dim=1)
+    if not has.any():
+        return logits.nan_to_num(0.0, 0.0, 0.0).sum() * 0
+    w = shares.detach().to(dtype)[has]
+    return ((w * per_group[has]).sum(dim=1) / w.sum(dim=1).clamp(min=1e-12)).mean()
 
 
 def exclusivity_loss(group_x: torch.Tensor, text_x: torch.Tensor, valid: torch.Tensor,

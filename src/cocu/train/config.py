@@ -17,7 +17,8 @@ AMP_MODES = ("bf16", "fp16", "none")
 _TERMS = Objective()
 # Settings whose default changed after runs were saved without them: a saved config that lacks
 # the key was trained with this value, not with today's default.
-BEFORE_KEY_EXISTED: dict[str, Any] = {"usage_weight": 0.0}
+# (usage_weight's default became 2 in stop 13, the first-stage term's 2 until 0.4 in stop 14.)
+BEFORE_KEY_EXISTED: dict[str, Any] = {"usage_weight": 0.0, "first_usage_weight": 0.0, "first_usage_until": 1.0}
 
 
 @dataclass
@@ -51,6 +52,8 @@ class TrainConfig:
     affinity_far: float = _TERMS.affinity_far
     usage_weight: float = _TERMS.usage_weight
     first_usage_weight: float = _TERMS.first_usage_weight
+    first_usage_until: float = _TERMS.first_usage_until
+    naming_weight: float = _TERMS.naming_weight
     image_size: int | None = None       # default: the model's image size
     # optimisation (official gcc_yfcc_30e values, at batch 4096)
     batch_size: int = 256
@@ -128,7 +131,8 @@ class TrainConfig:
                          exclusivity_weight=self.exclusivity_weight,
                          affinity_weight=self.affinity_weight, affinity_near=self.affinity_near,
                          affinity_far=self.affinity_far, usage_weight=self.usage_weight,
-                         first_usage_weight=self.first_usage_weight)
+                         first_usage_weight=self.first_usage_weight,
+                         first_usage_until=self.first_usage_until, naming_weight=self.naming_weight)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (stored in checkpoints and the run folder)."""

@@ -294,14 +294,15 @@ def wrap_model(cfg: TrainConfig, model: nn.Module, world: int) -> nn.Module:
 
 
 def make_forward_backward(cfg: TrainConfig, model: nn.Module, raw_model: nn.Module, scaler: torch.amp.GradScaler,
-                          objective: Objective, info: D.DistInfo) -> Callable[[dict[str, Any]], Any]:
-    """``forward_backward(batch)`` → the model's output on the batch, the (scaled) gradients of its
-    loss accumulated in ``.grad`` and averaged over ranks (by DDP, or after gradient caching)."""
+                          info: D.DistInfo) -> Callable[[dict[str, Any], Objective], Any]:
+    """``forward_backward(batch, objective)`` → the model's output on the batch, the (scaled)
+    gradients of ``objective`` accumulated in ``.grad`` and averaged over ranks (by DDP, or after
+    gradient caching). The objective is given per step (`Objective.at`: a term may stop)."""
     device, world = info.device, info.world_size
     grad_cache, autocast = _uses_grad_cache(cfg), _autocast(device, cfg.amp)
     params = [p for p in raw_model.parameters() if p.requires_grad]
 
-    def forward_backward(batch: dict[str, Any]) -> Any:
+    def forward_backward(batch: dict[str, Any], objective: Objective) -> Any:
         images, text_ids = batch["images"], batch["text_ids"]
         if cfg.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -342,7 +343,7 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
         write_json(run_dir / "config.json", cfg.to_dict())
     model = wrap_model(cfg, raw_model, world)
     objective = cfg.objective_spec()
-    forward_backward = make_forward_backward(cfg, model, raw_model, opt.scaler, objective, info)
+    forward_backward = make_forward_backward(cfg, model, raw_model, opt.scaler, info)
     params = [p for p in raw_model.parameters() if p.requires_grad]
     stream, _ = _build_data(cfg, raw_model, info, start.step, start.data_state, shards, texts)
     loader = make_loader(stream, workers=cfg.workers, pin_memory=device.type == "cuda")
@@ -364,7 +365,7 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
         run_log.data_wait += time.perf_counter() - t_wait
         if "error" in batch:  # a data slot found nothing usable in its shards
             raise CocuError(batch["error"])
-        out = forward_backward(batch)
+        out = forward_backward(batch, objective.at(step / sched.total_steps))
         opt.scaler.unscale_(opt.optimizer)
         grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
         opt.scaler.step(opt.optimizer)
