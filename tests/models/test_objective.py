@@ -9,8 +9,8 @@ import torch
 
 from cocu.errors import CocuError
 from cocu.models import create_model
-from cocu.models.objective import (Objective, affinity_loss, grounding_loss, group_naming_loss, patch_colours,
-                                   prompt_mask, usage_loss)
+from cocu.models.objective import (Objective, affinity_loss, distinct_groups_loss, grounding_loss, group_naming_loss,
+                                   patch_colours, prompt_mask, usage_loss)
 
 TINY = dict(image_size=32, patch_size=8, embed_dim=32, depths=[1, 1, 1], num_heads=[2, 2, 2],
             num_group_tokens=[8, 4, 0], num_output_groups=[8, 4], text_width=32, text_layers=1,
@@ -96,6 +96,27 @@ def test_group_naming_loss_matches_loops_and_needs_every_group_named():
     empty = torch.tensor([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]])
     assert group_naming_loss(stray, text, v, empty, scale).item() == pytest.approx(
         group_naming_loss(named, text, v, empty, scale).item(), rel=1e-6)
+
+
+def test_distinct_groups_loss_matches_a_loop_and_its_ends():
+    g = torch.Generator().manual_seed(2)
+    z, shares = torch.randn(3, 4, 5, generator=g), torch.rand(3, 4, generator=g)
+    ref = []
+    for b in range(3):
+        num = den = 0.0
+        for i in range(4):
+            for j in range(4):
+                if i != j:
+                    w = float(shares[b, i] * shares[b, j])
+                    num += w * float(torch.nn.functional.cosine_similarity(z[b, i], z[b, j], dim=0))
+                    den += w
+        ref.append(num / den)
+    assert distinct_groups_loss(z, shares).item() == pytest.approx(sum(ref) / 3, rel=1e-5)
+    same = torch.ones(1, 3, 4)
+    assert distinct_groups_loss(same, torch.ones(1, 3)).item() == pytest.approx(1.0)
+    # an empty group does not count: two opposite groups with share, one copy of them without
+    opposite = torch.tensor([[[1.0, 0.0], [-1.0, 0.0], [1.0, 0.0]]])
+    assert distinct_groups_loss(opposite, torch.tensor([[0.5, 0.5, 0.0]])).item() == pytest.approx(-1.0)
 
 
 def test_grounding_rewards_one_matching_group_over_the_average():
@@ -210,6 +231,10 @@ def test_objective_validation_and_paper_forward_unchanged():
     term = group_naming_loss(out.image_feat, m.encode_text(ids)[:, 1:], prompt_mask(ids), shares,
                              m.multi_label_logit_scale.exp().clamp(max=100))
     torch.testing.assert_close(named.loss_grounding, grounded.loss_grounding + 0.4 * term)
+    apart = m(images, ids, Objective("grounded", grounding_weight=2.0, affinity_weight=0.5, usage_weight=0.0,
+                                     first_usage_weight=0.0, distinct_weight=0.7))
+    torch.testing.assert_close(apart.loss_grounding,
+                               grounded.loss_grounding + 0.7 * distinct_groups_loss(out.image_feat, shares))
 
 
 def test_settings_name_what_is_trained():

@@ -97,12 +97,14 @@ def test_grad_cache_updates_bn_running_stats_once_per_chunk():
     assert bn.num_batches_tracked.item() - before == 2
 
 
-@pytest.mark.parametrize("usage,first,naming", [(0.0, 0.0, 0.0), (0.5, 0.0, 0.0), (0.5, 0.7, 0.0), (0.0, 0.0, 0.8)])
-def test_grad_cache_equals_full_batch_grounded_objective(usage, first, naming):
+@pytest.mark.parametrize("usage,first,naming,distinct", [(0.0, 0.0, 0.0, 0.0), (0.5, 0.0, 0.0, 0.0), (0.5, 0.7, 0.0, 0.0),
+                                                         (0.0, 0.0, 0.8, 0.6)])
+def test_grad_cache_equals_full_batch_grounded_objective(usage, first, naming, distinct):
     """The grounded objective (group features and soft maps cached too): exact full-batch gradients."""
     from cocu.models.objective import Objective
 
-    obj = Objective("grounded", usage_weight=usage, first_usage_weight=first, naming_weight=naming)
+    obj = Objective("grounded", usage_weight=usage, first_usage_weight=first, naming_weight=naming,
+                    distinct_weight=distinct)
     m = _model().eval()
     images, ids = _batch()
     ids[1, 2] = ids[1, 0]  # one padding prompt (the caption repeated)

@@ -7,13 +7,17 @@ KEYS = ("miou", "voc_miou", "object_miou", "stuff_miou", "grouping_miou", "namin
 RUNS = {"baseline (recipe)": "mi2.0-caption", "cocu (recipe)": "mi2.0-cocu", "oracle (recipe)": "mi2.0-oracle",
         "baseline + first-stage usage ×2 until 0.4": "fs0.4-caption", "cocu + first-stage usage ×2 until 0.4": "fs0.4-cocu",
         "oracle + first-stage usage ×2 until 0.4": "fs0.4-oracle", "cocu + naming ×1": "nm1-cocu",
-        "cocu + naming ×1 + first-stage usage ×2 until 0.4": "nm1fs-cocu"}
+        "cocu + naming ×1 + first-stage usage ×2 until 0.4": "nm1fs-cocu",
+        "cocu + first-stage usage ×2 until 0.4 + distinct ×1": "dg1-cocu",
+        "oracle + first-stage usage ×2 until 0.4 + distinct ×1": "dg1-oracle"}
 PAIRS = [("cocu (recipe)", "baseline (recipe)"), ("oracle (recipe)", "baseline (recipe)"),
          ("cocu + first-stage usage ×2 until 0.4", "cocu (recipe)"), ("oracle + first-stage usage ×2 until 0.4", "oracle (recipe)"),
          ("baseline + first-stage usage ×2 until 0.4", "baseline (recipe)"),
          ("cocu + first-stage usage ×2 until 0.4", "baseline + first-stage usage ×2 until 0.4"),
          ("oracle + first-stage usage ×2 until 0.4", "baseline + first-stage usage ×2 until 0.4"),
-         ("cocu + naming ×1", "cocu (recipe)"), ("cocu + naming ×1 + first-stage usage ×2 until 0.4", "cocu (recipe)")]
+         ("cocu + naming ×1", "cocu (recipe)"), ("cocu + naming ×1 + first-stage usage ×2 until 0.4", "cocu (recipe)"),
+         ("cocu + first-stage usage ×2 until 0.4 + distinct ×1", "cocu + first-stage usage ×2 until 0.4"),
+         ("oracle + first-stage usage ×2 until 0.4 + distinct ×1", "oracle + first-stage usage ×2 until 0.4")]
 
 
 def recs(name):

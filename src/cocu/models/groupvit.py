@@ -14,8 +14,8 @@ from torch import nn
 
 from cocu.models.config import GroupViTConfig
 from cocu.models.loss import contrastive_loss, logit_scale_value, multi_label_contrastive_loss
-from cocu.models.objective import (PAPER, Objective, affinity_loss, exclusivity_loss, grounding_loss,
-                                   group_naming_loss, patch_colours, prompt_mask, usage_loss)
+from cocu.models.objective import (PAPER, Objective, affinity_loss, distinct_groups_loss, exclusivity_loss,
+                                   grounding_loss, group_naming_loss, patch_colours, prompt_mask, usage_loss)
 from cocu.models.projector import ProjectMLP
 from cocu.models.text import TextTransformer
 from cocu.models.vision import GroupViTVisionTransformer
@@ -82,7 +82,7 @@ class GroupViTOutput:
     """Result of `GroupViT.forward` (a training step).
 
     loss = loss_caption + loss_multi_label (the latter already weighted; None without prompts)
-    [+ loss_grounding (grounding + exclusivity + group naming) + loss_affinity (+ loss_usage, final and
+    [+ loss_grounding (grounding + exclusivity + group naming + distinct groups) + loss_affinity (+ loss_usage, final and
     first-stage, when weighted > 0),
     weighted, with the grounded objective; else None].
     image_x [B, D], text_x [B, D] (caption), text_multi_label_x [B, K, D] | None,
@@ -177,11 +177,16 @@ class GroupViT(nn.Module):
                 if objective.exclusivity:
                     loss_ground = loss_ground + objective.exclusivity_weight * exclusivity_loss(
                         emb.group_x, text_ml, prompt_valid, objective.grounding_tau)
-                if objective.naming:
+                if objective.naming or objective.distinct:
                     if emb.group_maps is None:
-                        raise ValueError("the naming term needs group_maps")
-                    loss_ground = loss_ground + objective.naming_weight * group_naming_loss(
-                        emb.group_x, text_ml, prompt_valid, emb.group_maps.mean(dim=-1), ml_scale)
+                        raise ValueError("the naming and distinct-groups terms need group_maps")
+                    shares = emb.group_maps.mean(dim=-1)                   # [B, G]
+                    if objective.naming:
+                        loss_ground = loss_ground + objective.naming_weight * group_naming_loss(
+                            emb.group_x, text_ml, prompt_valid, shares, ml_scale)
+                    if objective.distinct:
+                        loss_ground = loss_ground + objective.distinct_weight * distinct_groups_loss(
+                            emb.group_x, shares)
                 loss = loss + loss_ground
         else:
             text_ml = None

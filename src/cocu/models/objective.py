@@ -12,6 +12,8 @@ and adds:
 - **group naming** (`group_naming_loss`, off by default): the converse direction, every group
   that takes patches must match one of its own image's prompts better than the batch's other
   prompts, so no group that wins pixels is left unnamed;
+- **distinct groups** (`distinct_groups_loss`, off by default): the share-weighted mean cosine
+  between an image's groups, so they cannot all carry the same summary of the image;
 - **exclusive claims** (`exclusivity_loss`): the K prompts of an image name different concepts,
   so they should claim different groups. Without this a single "summary" group that resembles
   every prompt a little satisfies the grounding term, and the other groups are never named;
@@ -66,12 +68,13 @@ class Objective:
     first_usage_weight: float = 2.0  # the usage term on the first grouping stage (docs/STUDY.md) ...
     first_usage_until: float = 0.4   # ... for the first 40 % of the steps; runs before stop 14: 0 / 1
     naming_weight: float = 0.0       # every group that takes patches must match an own prompt
+    distinct_weight: float = 0.0     # an image's groups should not all look alike
 
     def __post_init__(self) -> None:
         if self.name not in OBJECTIVES:
             raise CocuError(f"--objective must be one of {OBJECTIVES}, got {self.name!r}")
         for field in ("grounding_weight", "exclusivity_weight", "affinity_weight", "usage_weight",
-                      "first_usage_weight", "naming_weight"):
+                      "first_usage_weight", "naming_weight", "distinct_weight"):
             if getattr(self, field) < 0:
                 raise CocuError(f"--{field.replace('_', '-')} must be ≥ 0, got {getattr(self, field)}")
         for field in ("grounding_tau", "affinity_near"):
@@ -114,9 +117,13 @@ class Objective:
         return self._on(self.naming_weight)
 
     @property
+    def distinct(self) -> bool:
+        return self._on(self.distinct_weight)
+
+    @property
     def needs_groups(self) -> bool:
-        """Whether a term reads the per-group embeddings (grounding, exclusivity, naming)."""
-        return self.grounding or self.exclusivity or self.naming
+        """Whether a term reads the per-group embeddings (grounding, exclusivity, naming, distinct)."""
+        return self.grounding or self.exclusivity or self.naming or self.distinct
 
     @property
     def affinity(self) -> bool:
@@ -133,7 +140,7 @@ class Objective:
     @property
     def needs_maps(self) -> bool:
         """Whether a term reads the soft group maps (affinity, usage, naming's group shares)."""
-        return self.affinity or self.usage or self.first_usage or self.naming
+        return self.affinity or self.usage or self.first_usage or self.naming or self.distinct
 
 
 PAPER = Objective()
@@ -227,6 +234,22 @@ def group_naming_loss(group_x: torch.Tensor, text_x: torch.Tensor, valid: torch.
         return logits.nan_to_num(0.0, 0.0, 0.0).sum() * 0
     w = shares.detach().to(dtype)[has]
     return ((w * per_group[has]).sum(dim=1) / w.sum(dim=1).clamp(min=1e-12)).mean()
+
+
+def distinct_groups_loss(group_x: torch.Tensor, shares: torch.Tensor) -> torch.Tensor:
+    """How alike an image's groups are: the share-weighted mean cosine between its groups.
+
+    group_x [B, G, D], shares [B, G] (each group's share of the image's patches, held constant).
+    Per image Σ_{g≠h} s_g s_h cos(z_g, z_h) / Σ_{g≠h} s_g s_h, averaged over the images.
+    Range [−1, 1]; groups that all carry the same summary of the image score 1.
+    """
+    dtype = _compute_dtype(group_x)
+    z = F.normalize(group_x.to(dtype), dim=-1)
+    s = shares.detach().to(dtype)
+    off = 1 - torch.eye(z.shape[1], dtype=dtype, device=z.device)
+    w = s[:, :, None] * s[:, None, :] * off                                # [B, G, G]
+    cos = z @ z.transpose(1, 2)
+    return ((w * cos).sum(dim=(1, 2)) / w.sum(dim=(1, 2)).clamp(min=1e-12)).mean()
 
 
 def exclusivity_loss(group_x: torch.Tensor, text_x: torch.Tensor, valid: torch.Tensor,

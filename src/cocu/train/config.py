@@ -54,6 +54,7 @@ class TrainConfig:
     first_usage_weight: float = _TERMS.first_usage_weight
     first_usage_until: float = _TERMS.first_usage_until
     naming_weight: float = _TERMS.naming_weight
+    distinct_weight: float = _TERMS.distinct_weight
     image_size: int | None = None       # default: the model's image size
     # optimisation (official gcc_yfcc_30e values, at batch 4096)
     batch_size: int = 256
@@ -132,7 +133,8 @@ class TrainConfig:
                          affinity_weight=self.affinity_weight, affinity_near=self.affinity_near,
                          affinity_far=self.affinity_far, usage_weight=self.usage_weight,
                          first_usage_weight=self.first_usage_weight,
-                         first_usage_until=self.first_usage_until, naming_weight=self.naming_weight)
+                         first_usage_until=self.first_usage_until, naming_weight=self.naming_weight,
+                         distinct_weight=self.distinct_weight)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (stored in checkpoints and the run folder)."""
