@@ -1,9 +1,11 @@
 """python docs/results/stop14_evals/summarise.py docs/results/stop14.json: per-seed records, means ± std and paired
 statistics of the stop-14 runs (the records in this folder; all trained and evaluated in one environment)."""
-import json, math, os, statistics as st, sys
+import json, os, sys
+from functools import partial
 HERE = os.path.dirname(os.path.abspath(__file__))
-T = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}
-KEYS = ("miou", "voc_miou", "object_miou", "stuff_miou", "grouping_miou", "naming_accuracy", "groups_in_use")
+sys.path.insert(0, os.path.dirname(HERE))
+import seed_stats  # noqa: E402
+recs, summary, paired = (partial(f, HERE) for f in (seed_stats.recs, seed_stats.summary, seed_stats.paired))
 RUNS = {"baseline (recipe)": "mi2.0-caption", "cocu (recipe)": "mi2.0-cocu", "oracle (recipe)": "mi2.0-oracle",
         "baseline + first-stage usage ×2 until 0.4": "fs0.4-caption", "cocu + first-stage usage ×2 until 0.4": "fs0.4-cocu",
         "oracle + first-stage usage ×2 until 0.4": "fs0.4-oracle", "cocu + naming ×1": "nm1-cocu",
@@ -19,29 +21,6 @@ PAIRS = [("cocu (recipe)", "baseline (recipe)"), ("oracle (recipe)", "baseline (
          ("cocu + first-stage usage ×2 until 0.4 + distinct ×1", "cocu + first-stage usage ×2 until 0.4"),
          ("oracle + first-stage usage ×2 until 0.4 + distinct ×1", "oracle + first-stage usage ×2 until 0.4")]
 
-
-def recs(name):
-    return {s: json.load(open(f"{HERE}/{name}-s{s}.json")) for s in range(10) if os.path.exists(f"{HERE}/{name}-s{s}.json")}
-
-
-def summary(name):
-    r = recs(name)
-    return {"seeds": sorted(r), "per_seed": {k: [round(r[s][k], 3) for s in sorted(r)] for k in KEYS},
-            "mean": {k: round(st.mean(r[s][k] for s in r), 3) for k in KEYS},
-            "std": {k: round(st.stdev(r[s][k] for s in r), 3) if len(r) > 1 else None for k in KEYS}}
-
-
-def paired(a, b):
-    ra, rb = recs(a), recs(b)
-    seeds = sorted(set(ra) & set(rb))
-    out = {"seeds": seeds}
-    for k in KEYS:
-        d = [ra[s][k] - rb[s][k] for s in seeds]
-        m, sd = st.mean(d), st.stdev(d)
-        h = T[len(d) - 1] * sd / math.sqrt(len(d))
-        out[k] = {"per_seed": [round(x, 3) for x in d], "mean": round(m, 3), "std": round(sd, 3),
-                  "ci95": [round(m - h, 3), round(m + h, 3)]}
-    return out
 
 
 runs = {k: v for k, v in RUNS.items() if recs(v)}

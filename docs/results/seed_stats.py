@@ -1,0 +1,40 @@
+"""Per-seed records of a study folder and their statistics (shared by the study folders' summarise.py).
+
+A record is ``<folder>/<run>-s<seed>.json`` with the keys of ``KEYS`` (cocu's synthetic diagnostics
+on the ADE-like split, plus ``voc_miou``); differences are paired by seed, with 95 % Student-t
+intervals."""
+import json
+import math
+import os
+import statistics as st
+
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}  # two-sided 95 % t quantiles by df
+KEYS = ("miou", "voc_miou", "object_miou", "stuff_miou", "grouping_miou", "naming_accuracy", "groups_in_use")
+
+
+def recs(folder, name):
+    """{seed: record} of run ``name`` in ``folder``."""
+    return {s: json.load(open(f"{folder}/{name}-s{s}.json")) for s in range(10)
+            if os.path.exists(f"{folder}/{name}-s{s}.json")}
+
+
+def summary(folder, name):
+    """Seeds, per-seed values, means and stds of run ``name``."""
+    r = recs(folder, name)
+    return {"seeds": sorted(r), "per_seed": {k: [round(r[s][k], 3) for s in sorted(r)] for k in KEYS},
+            "mean": {k: round(st.mean(r[s][k] for s in r), 3) for k in KEYS},
+            "std": {k: round(st.stdev(r[s][k] for s in r), 3) if len(r) > 1 else None for k in KEYS}}
+
+
+def paired(folder, a, b):
+    """Run ``a`` − run ``b`` over their common seeds: per-seed differences, mean, std, 95 % interval."""
+    ra, rb = recs(folder, a), recs(folder, b)
+    seeds = sorted(set(ra) & set(rb))
+    out = {"seeds": seeds}
+    for k in KEYS:
+        d = [ra[s][k] - rb[s][k] for s in seeds]
+        m, sd = st.mean(d), st.stdev(d)
+        h = T95[len(d) - 1] * sd / math.sqrt(len(d))
+        out[k] = {"per_seed": [round(x, 3) for x in d], "mean": round(m, 3), "std": round(sd, 3),
+                  "ci95": [round(m - h, 3), round(m + h, 3)]}
+    return out
