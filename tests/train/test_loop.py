@@ -103,7 +103,7 @@ def test_first_stage_usage_stops_after_its_fraction(shards, tmp_path):
     """until 0.4 of 5 steps: steps 1–2 train the first-stage term, steps 3–5 do not."""
     on = dict(objective="grounded", first_usage_weight=2.0, save_every=0)
     stops = _log(_run(shards, tmp_path / "stops", first_usage_until=0.4, **on))
-    always = _log(_run(shards, tmp_path / "always", **on))
+    always = _log(_run(shards, tmp_path / "always", first_usage_until=1.0, **on))
     never = _log(_run(shards, tmp_path / "never", **{**on, "first_usage_weight": 0.0}))
     assert stops[:2] == always[:2]                      # the same objective, bit for bit
     assert stops[1]["loss_usage"] != never[1]["loss_usage"]
