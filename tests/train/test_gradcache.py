@@ -97,8 +97,8 @@ def test_grad_cache_updates_bn_running_stats_once_per_chunk():
     assert bn.num_batches_tracked.item() - before == 2
 
 
-@pytest.mark.parametrize("usage,first,naming,distinct", [(0.0, 0.0, 0.0, 0.0), (0.5, 0.0, 0.0, 0.0), (0.5, 0.7, 0.0, 0.0),
-                                                         (0.0, 0.0, 0.8, 0.6)])
+@pytest.mark.parametrize("usage,first,naming,distinct",
+                         [(0.0, 0.0, 0.0, 0.0), (0.5, 0.0, 0.0, 0.0), (0.5, 0.7, 0.0, 0.0), (0.0, 0.0, 0.8, 0.6)])
 def test_grad_cache_equals_full_batch_grounded_objective(usage, first, naming, distinct):
     """The grounded objective (group features and soft maps cached too): exact full-batch gradients."""
     from cocu.models.objective import Objective

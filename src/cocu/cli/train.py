@@ -48,7 +48,8 @@ FLAGS: dict[str, dict[str, str]] = {
         "usage_weight": "weight of the term that spreads each image's patches over all final groups (0 = off)",
         "first_usage_weight": "the same term on the first grouping stage's groups (0 = off)",
         "first_usage_until": "stop the first-stage term after this fraction of the steps (1 = never stop)",
-        "naming_weight": "weight of the term that makes every group that takes patches match one of its image's prompts",
+        "naming_weight": "weight of the term that makes every group that takes patches match one of its "
+                         "image's prompts",
         "distinct_weight": "weight of the term that keeps an image's groups from all looking alike",
     },
     "optimisation": {

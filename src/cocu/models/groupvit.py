@@ -82,8 +82,8 @@ class GroupViTOutput:
     """Result of `GroupViT.forward` (a training step).
 
     loss = loss_caption + loss_multi_label (the latter already weighted; None without prompts)
-    [+ loss_grounding (grounding + exclusivity + group naming + distinct groups) + loss_affinity (+ loss_usage, final and
-    first-stage, when weighted > 0),
+    [+ loss_grounding (grounding + exclusivity + group naming + distinct groups) + loss_affinity
+    (+ loss_usage, final and first-stage, when weighted > 0),
     weighted, with the grounded objective; else None].
     image_x [B, D], text_x [B, D] (caption), text_multi_label_x [B, K, D] | None,
     logit_scale / multi_label_logit_scale: the clamped exp() multipliers (0-d tensors).
