@@ -139,7 +139,8 @@ class Objective:
 
     @property
     def needs_maps(self) -> bool:
-        """Whether a term reads the soft group maps (affinity, usage, naming's group shares)."""
+        """Whether a term reads the soft group maps (affinity, usage, or the group shares that
+        naming and distinct groups weigh by)."""
         return self.affinity or self.usage or self.first_usage or self.naming or self.distinct
 
 

@@ -1,19 +1,19 @@
-"""python summ.py A B [C ...]: per-run means ± std, and paired differences of each vs the first (seeds in common)."""
-import json, math, os, statistics as st, sys, glob
-T = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447}
-K = ("miou", "voc_miou", "object_miou", "stuff_miou", "grouping_miou", "naming_accuracy", "groups_in_use")
+"""python summ.py [FOLDER] A B [C ...]: per-run means ± std, and paired differences of each run vs the
+first (seeds in common, 95 % t interval). FOLDER holds <run>-s<seed>.json records (default evals/)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+from seed_stats import KEYS, paired, recs, summary  # noqa: E402  (docs/results/seed_stats.py)
+
 D = sys.argv[1] if os.path.isdir(sys.argv[1]) else "evals"
 names = sys.argv[2:] if os.path.isdir(sys.argv[1]) else sys.argv[1:]
-def recs(n): return {int(p.rsplit("-s", 1)[1][:-5]): json.load(open(p)) for p in glob.glob(f"{D}/{n}-s*.json")}
-R = {n: recs(n) for n in names}
-for n, r in R.items():
-    print(f"{n:22s} n={len(r)} " + " ".join(f"{k[:6]} {st.mean(x[k] for x in r.values()):6.2f}±{(st.stdev(x[k] for x in r.values()) if len(r)>1 else 0):5.2f}" for k in K))
-ref = names[0]
+for n in names:
+    r = summary(D, n)
+    print(f"{n:22s} n={len(r['seeds'])} " + " ".join(f"{k[:6]} {r['mean'][k]:6.2f}±{r['std'][k] or 0:5.2f}" for k in KEYS))
 for n in names[1:]:
-    s = sorted(set(R[n]) & set(R[ref]))
-    if len(s) < 2: continue
-    out = []
-    for k in ("miou", "voc_miou", "object_miou", "grouping_miou", "naming_accuracy", "groups_in_use"):
-        d = [R[n][i][k] - R[ref][i][k] for i in s]; m = st.mean(d); h = T[len(d)-1] * st.stdev(d) / math.sqrt(len(d))
-        out.append(f"{k[:6]} {m:+.2f} [{m-h:+.2f},{m+h:+.2f}]")
-    print(f"{n} − {ref} (seeds {s}): " + "; ".join(out))
+    if len(set(recs(D, n)) & set(recs(D, names[0]))) < 2:
+        continue
+    p = paired(D, n, names[0])
+    print(f"{n} − {names[0]} (seeds {p['seeds']}): " + "; ".join(
+        f"{k[:6]} {p[k]['mean']:+.2f} [{p[k]['ci95'][0]:+.2f},{p[k]['ci95'][1]:+.2f}]" for k in KEYS if k != "stuff_miou"))
