@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from cocu.cli import main
+from cocu.models.checkpoint import load_model
 from cocu.train.checkpoint import find_latest, load_checkpoint
 from cocu.train.config import make_config
 from cocu.train.loop import train
@@ -108,6 +109,20 @@ def test_first_stage_usage_stops_after_its_fraction(shards, tmp_path):
     assert stops[:2] == always[:2]                      # the same objective, bit for bit
     assert stops[1]["loss_usage"] != never[1]["loss_usage"]
     assert all(a["loss_usage"] != b["loss_usage"] for a, b in zip(stops[2:], always[2:], strict=True))
+
+
+def test_isolated_groups_act_from_their_fraction_of_the_steps(shards, tmp_path):
+    """isolate_from 0.4 of 5 steps: steps 1–2 train the official grouping, steps 3–5 the isolated one."""
+    on = dict(save_every=0)
+    official = _log(_run(shards, tmp_path / "official", **on))
+    iso = {**TINY, "isolated_groups": "last"}
+    late = _log(_run(shards, tmp_path / "late", model_overrides=iso, isolate_from=0.4, **on))
+    always = _log(_run(shards, tmp_path / "always", model_overrides=iso, **on))
+    assert late[:2] == official[:2]                     # official grouping, bit for bit
+    assert late[0]["loss"] != always[0]["loss"]
+    assert all(a["loss"] != b["loss"] for a, b in zip(late[2:], official[2:], strict=True))
+    model = load_model(tmp_path / "late" / "checkpoints" / "last.pt")   # evaluated isolated
+    assert model.img_encoder.layers[1].downsample.isolated and model.img_encoder.layers[2].blocks[0].self_only
 
 
 def _run(shards: Path, out: Path, **kw) -> Path:

@@ -28,6 +28,8 @@ FLAGS: dict[str, dict[str, str]] = {
         "shards": "shard folder, glob or brace pattern",
         "out": "run folder (checkpoints/, tb/, log.jsonl, summary.json)",
         "model": "model preset name or model JSON config",
+        "isolate_from": "a model with isolated_groups trains with the official grouping until this "
+                        "fraction of the steps",
     },
     "prompts": {
         "prompts": "where the K extra prompts come from (default caption = baseline)",

@@ -12,6 +12,8 @@ from typing import Any
 from cocu.errors import CocuError
 from cocu.utils.io import write_json
 
+ISOLATED_GROUPS = ("off", "attention", "region", "region_fixed", "last", "last_st", "all")
+
 
 @dataclass
 class GroupViTConfig:
@@ -40,6 +42,15 @@ class GroupViTConfig:
     hard_assignment: bool = True
     gumbel_tau: float = 1.0
     assign_eps: float = 1.0
+    # beyond the official model (docs/STUDY.md, stop 15); no parameters change. "off": official.
+    # "attention": the last stage's blocks attend each final group to itself only. "last" / "all":
+    # also the last / every grouping block outputs its groups' pooled tokens without the image-wide
+    # residual (the group query, which cross-attends to the whole image); "last_st": as "last" but
+    # the residual's gradient still flows (straight-through). "region" / "region_fixed": the
+    # official groups make image_x and the segmentation; the per-group features (grounding, naming)
+    # come from an isolated copy of the final groups, pooled with the assignment ("region") or with
+    # the assignment held constant so they cannot move it ("region_fixed").
+    isolated_groups: str = "off"
     # text tower (CLIP)
     context_length: int = 77
     vocab_size: int = 49408
@@ -90,6 +101,8 @@ class GroupViTConfig:
             raise bad("proj_num_layers must be ≥ 0")
         if self.proj_num_layers == 0 and self.embed_dim != self.text_width:
             raise bad("proj_num_layers = 0 needs embed_dim == text_width")
+        if self.isolated_groups not in ISOLATED_GROUPS:
+            raise bad(f"isolated_groups must be one of {ISOLATED_GROUPS}, got {self.isolated_groups!r}")
         if self.gumbel_tau <= 0 or self.contrast_temperature <= 0:
             raise bad("gumbel_tau and contrast_temperature must be > 0")
 

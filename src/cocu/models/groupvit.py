@@ -123,7 +123,8 @@ class GroupViT(nn.Module):
         """images [B, 3, H, W] (any H, W multiple of the patch size) → ImageOutput."""
         out = self.img_encoder(images, return_attn=return_attn)
         image_x = self.img_projector(out.x.mean(dim=1))
-        image_feat = self.img_projector(out.x) if return_feat else None
+        groups = out.x if out.x_region is None else out.x_region
+        image_feat = self.img_projector(groups) if return_feat else None
         return ImageOutput(image_x, image_feat, out.attn_soft, out.attn_hard, out.grid)
 
     def encode_text(self, ids: torch.Tensor) -> torch.Tensor:

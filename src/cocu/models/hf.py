@@ -246,6 +246,8 @@ def config_to_hf(cfg: GroupViTConfig) -> dict[str, Any]:
             problems.append(f"num_output_groups[{i - 1}] != num_group_tokens[{i - 1}] (HF's group projector)")
     if cfg.vocab_size - 1 != 49407 and cfg.vocab_size < 3:
         problems.append("vocabulary too small")
+    if cfg.isolated_groups != "off":
+        problems.append(f"isolated_groups {cfg.isolated_groups!r} (HF builds the official grouping only)")
     if problems:
         raise CocuError(f"model {cfg.name!r} has no Hugging Face GroupViT equivalent: " + "; ".join(problems))
     return {

@@ -194,6 +194,10 @@ def save_official(state_dict: Mapping[str, Any], cfg: GroupViTConfig, path: str 
         logging.getLogger(__name__).warning(
             "%s: the official code would build %d text heads and 4096-wide projectors; this file loads "
             "exactly in cocu (model_config) but not in the official code", cfg.name, max(1, cfg.text_width // 64))
+    if cfg.isolated_groups != "off":
+        logging.getLogger(__name__).warning(
+            "%s: isolated_groups %r is cocu's; the official code loads these weights into its own grouping, "
+            "which computes other group features", cfg.name, cfg.isolated_groups)
     obj = {"model": {k: v.detach().cpu() for k, v in state_dict.items()},
            "config": {"model_name": cfg.name, "model": config_to_official(cfg)}, "model_config": cfg.to_dict()}
     path = Path(path)

@@ -89,8 +89,16 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, query: torch.Tensor, key: torch.Tensor | None = None) -> torch.Tensor:
-        """query [B, N, C], key (= value) [B, S, C] or None for self-attention → [B, N, C]."""
+    def forward(self, query: torch.Tensor, key: torch.Tensor | None = None, *, self_only: bool = False
+                ) -> torch.Tensor:
+        """query [B, N, C], key (= value) [B, S, C] or None for self-attention → [B, N, C].
+
+        ``self_only``: self-attention in which every token attends to itself alone, i.e. the output
+        is the projected value of the token itself (the attention weights are the identity)."""
+        if self_only:
+            c = query.shape[-1]
+            v = self.qkv(query)[..., 2 * c:] if self.qkv_fuse else self.v_proj(query)
+            return self.proj_drop(self.proj(v))
         if self.qkv_fuse:
             b, n, c = query.shape
             qkv = self.qkv(query).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
@@ -106,11 +114,13 @@ class Attention(nn.Module):
 
 
 class AttnBlock(nn.Module):
-    """Pre-norm transformer block with fused-qkv self-attention."""
+    """Pre-norm transformer block with fused-qkv self-attention (``self_only``: each token attends
+    to itself alone, so tokens do not mix; same parameters)."""
 
     def __init__(self, dim: int, num_heads: int, *, mlp_ratio: float, qkv_bias: bool, drop: float,
-                 attn_drop: float, drop_path: float, fused: bool):
+                 attn_drop: float, drop_path: float, fused: bool, self_only: bool = False):
         super().__init__()
+        self.self_only = self_only
         self.norm1 = nn.LayerNorm(dim)
         self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=drop,
                               qkv_fuse=True, fused=fused)
@@ -119,7 +129,7 @@ class AttnBlock(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x)))
+        x = x + self.drop_path(self.attn(self.norm1(x), self_only=self.self_only))
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
@@ -156,13 +166,11 @@ class AssignAttention(nn.Module):
         self.gumbel_tau = gumbel_tau
         self.assign_eps = assign_eps
 
-    def forward(self, query: torch.Tensor, key: torch.Tensor, *, return_attn: bool = False
-                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """query (groups) [B, S, C], key (image tokens) [B, L, C].
-
-        Returns (out [B, S, C], hard [B, S, L] | None, soft [B, S, L] | None); the maps only when
-        ``return_attn``. ``hard`` is the assignment used (one-hot forward), ``soft`` the plain softmax.
-        """
+    def weights_and_values(self, query: torch.Tensor, key: torch.Tensor, *, return_attn: bool = False
+                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """query (groups) [B, S, C], key (image tokens) [B, L, C] → (pooling weights [B, S, L],
+        values [B, L, C], hard [B, S, L] | None, soft [B, S, L] | None); the maps only when
+        ``return_attn``. ``hard`` is the assignment used (one-hot forward), ``soft`` the plain softmax."""
         q = self.q_proj(query)
         k = self.k_proj(key)
         v = self.v_proj(key)
@@ -174,17 +182,33 @@ class AssignAttention(nn.Module):
             hard_map = attn
             soft_map = raw.softmax(dim=-2)
         weights = attn / (attn.sum(dim=-1, keepdim=True) + self.assign_eps)
-        out = weights.to(v.dtype) @ v
-        return self.proj(out), hard_map, soft_map
+        return weights, v, hard_map, soft_map
+
+    def pool(self, weights: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """weights [B, S, L], values [B, L, C] → the groups' pooled tokens [B, S, C]."""
+        return self.proj(weights.to(v.dtype) @ v)
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor, *, return_attn: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """query [B, S, C], key [B, L, C] → (out [B, S, C], hard | None, soft | None): see
+        ``weights_and_values``."""
+        weights, v, hard_map, soft_map = self.weights_and_values(query, key, return_attn=return_attn)
+        return self.pool(weights, v), hard_map, soft_map
 
 
 class GroupingBlock(nn.Module):
-    """Merges image tokens into ``num_output_group`` segment tokens (stage output)."""
+    """Merges image tokens into ``num_output_group`` segment tokens (stage output).
+
+    ``isolated``: a segment token is its assigned tokens pooled (then the channel MLP), without the
+    official residual of the group query, which cross-attends to every token of the image."""
 
     def __init__(self, *, dim: int, num_heads: int, num_group_token: int, num_output_group: int,
                  mlp_ratio: tuple[float, float] = (0.5, 4.0), hard: bool = True, gumbel: bool = True,
-                 gumbel_tau: float = 1.0, assign_eps: float = 1.0, fused: bool = True):
+                 gumbel_tau: float = 1.0, assign_eps: float = 1.0, fused: bool = True, isolated: bool = False):
         super().__init__()
+        self.isolated = isolated
+        self.query_grad = False
+        self.region: str | None = None  # None, "pooled" or "fixed": see forward
         tokens_dim, channels_dim = int(mlp_ratio[0] * dim), int(mlp_ratio[1] * dim)
         self.norm_tokens = nn.LayerNorm(dim)
         self.mlp_inter = Mlp(num_group_token, tokens_dim, num_output_group)
@@ -204,9 +228,17 @@ class GroupingBlock(nn.Module):
         projected = self.mlp_inter(group_tokens.transpose(1, 2)).transpose(1, 2)  # [B, S_out, C]
         projected = self.norm_post_tokens(projected)
         projected = self.pre_assign_attn(projected, x)
-        new_x, hard_map, soft_map = self.assign(projected, x, return_attn=return_attn)
-        new_x = new_x + projected
+        weights, v, hard_map, soft_map = self.assign.weights_and_values(projected, x, return_attn=return_attn)
+        new_x = pooled = self.assign.pool(weights, v)
+        if not self.isolated:
+            new_x = new_x + projected
+        elif self.query_grad:  # zero in the forward pass; the official residual's gradient backward
+            new_x = new_x + (projected - projected.detach())
         new_x = new_x + self.mlp_channels(self.norm_new_x(new_x))
+        if self.region:  # the isolated tokens too, stacked after the official ones on the batch axis
+            if self.region == "fixed":  # pooled with the assignment held constant
+                pooled = self.assign.pool(weights.detach(), v)
+            new_x = torch.cat([new_x, pooled + self.mlp_channels(self.norm_new_x(pooled))])
         return new_x, hard_map, soft_map
 
 
@@ -226,7 +258,7 @@ class GroupingLayer(nn.Module):
     def __init__(self, *, dim: int, depth: int, num_heads: int, num_group_token: int, mlp_ratio: float,
                  qkv_bias: bool, drop: float, attn_drop: float, drop_path: list[float],
                  downsample: GroupingBlock | None, group_projector: nn.Module | None,
-                 use_checkpoint: bool = False, fused: bool = True):
+                 use_checkpoint: bool = False, fused: bool = True, self_only: bool = False):
         super().__init__()
         self.num_group_token = num_group_token
         self.use_checkpoint = use_checkpoint
@@ -238,7 +270,7 @@ class GroupingLayer(nn.Module):
             self.group_token = None
         self.blocks = nn.ModuleList(
             AttnBlock(dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop=drop, attn_drop=attn_drop,
-                      drop_path=drop_path[i], fused=fused)
+                      drop_path=drop_path[i], fused=fused, self_only=self_only)
             for i in range(depth)
         )
         self.downsample = downsample
@@ -307,6 +339,7 @@ class VisionOutput:
     attn_hard: list[torch.Tensor]
     attn_soft: list[torch.Tensor]
     grid: tuple[int, int]
+    x_region: torch.Tensor | None = None  # isolated_groups "region": the isolated final groups [B, G, C]
 
 
 class GroupViTVisionTransformer(nn.Module):
@@ -323,9 +356,11 @@ class GroupViTVisionTransformer(nn.Module):
         self.pos_drop = nn.Dropout(cfg.drop_rate)
         dpr = torch.linspace(0, cfg.drop_path_rate, sum(cfg.depths), device="cpu").tolist()
         self.layers = nn.ModuleList()
+        last = self.num_layers - 1
+        self.isolated_groups = cfg.isolated_groups
         for i in range(self.num_layers):
             downsample = None
-            if i < self.num_layers - 1:
+            if i < last:
                 downsample = GroupingBlock(
                     dim=dim, num_heads=cfg.num_heads[i], num_group_token=cfg.num_group_tokens[i],
                     num_output_group=cfg.num_output_groups[i], hard=cfg.hard_assignment,
@@ -343,6 +378,23 @@ class GroupViTVisionTransformer(nn.Module):
                 use_checkpoint=cfg.use_checkpoint, fused=cfg.fused_attention))
         self.norm = nn.LayerNorm(dim)
         self.apply(_init_weights)
+        self.set_isolation(True)
+
+    def set_isolation(self, active: bool) -> None:
+        """Turn the configured ``isolated_groups`` behaviour on, or off (the official model's
+        grouping) for the first steps of a training run (``TrainConfig.isolate_from``)."""
+        mode = self.isolated_groups if active else "off"
+        last = self.num_layers - 1
+        isolated = {"off": (), "attention": (), "region": (), "region_fixed": (), "last": (last - 1,), "last_st": (last - 1,),
+                    "all": range(last)}[mode]
+        for i, layer in enumerate(self.layers):
+            if layer.downsample is not None:
+                layer.downsample.isolated = i in isolated
+                layer.downsample.query_grad = mode == "last_st"
+                layer.downsample.region = ({"region": "pooled", "region_fixed": "fixed"}.get(mode)
+                                           if i == last - 1 else None)
+            for blk in layer.blocks:
+                blk.self_only = i == last and last > 0 and mode not in ("off", "region", "region_fixed")
 
     def forward(self, images: torch.Tensor, *, return_attn: bool = False) -> VisionOutput:
         """images [B, 3, H, W] → VisionOutput with x [B, G_final, C]."""
@@ -357,7 +409,11 @@ class GroupViTVisionTransformer(nn.Module):
             if out.attn_soft is not None:
                 hard_maps.append(out.attn_hard)
                 soft_maps.append(out.attn_soft)
-        return VisionOutput(self.norm(x), hard_maps, soft_maps, (h, w))
+        x = self.norm(x)
+        if x.shape[0] == 2 * images.shape[0]:  # isolated_groups "region": official and isolated groups
+            x, x_region = x.chunk(2)
+            return VisionOutput(x, hard_maps, soft_maps, (h, w), x_region)
+        return VisionOutput(x, hard_maps, soft_maps, (h, w))
 
     def set_fused_attention(self, fused: bool) -> None:
         """Switch every attention between SDPA and the explicit softmax(q kᵀ/√d) v maths."""

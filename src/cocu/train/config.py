@@ -55,6 +55,7 @@ class TrainConfig:
     first_usage_until: float = _TERMS.first_usage_until
     naming_weight: float = _TERMS.naming_weight
     distinct_weight: float = _TERMS.distinct_weight
+    isolate_from: float = 0.0           # the model's isolated_groups act from this fraction of the steps on
     image_size: int | None = None       # default: the model's image size
     # optimisation (official gcc_yfcc_30e values, at batch 4096)
     batch_size: int = 256
@@ -116,6 +117,8 @@ class TrainConfig:
             require("epochs", self.epochs, above=0)
         for name in ("warmup_lr", "min_lr", "weight_decay", "warmup_epochs", "eps", "clip_grad"):
             require(name, getattr(self, name), at_least=0)
+        if not 0 <= self.isolate_from < 1:
+            raise CocuError(f"--isolate-from must be in [0, 1), got {self.isolate_from}")
         if self.grad_cache_chunk is not None and self.batch_size % self.grad_cache_chunk:
             raise CocuError(f"--grad-cache-chunk {self.grad_cache_chunk} must divide "
                             f"--batch-size {self.batch_size}")
