@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -136,3 +138,35 @@ def test_region_fixed_keeps_the_per_group_features_from_moving_the_assignment(mo
     moved = assign.q_proj.weight.grad.abs().sum().item()
     assert (moved == 0) == (mode == "region_fixed")
     assert assign.v_proj.weight.grad.abs().sum().item() > 0  # the pooled values still learn
+
+
+def test_self_only_second_half_keeps_the_first_half_official_and_the_second_unmixed():
+    torch.manual_seed(0)
+    block = AttnBlock(16, 2, mlp_ratio=2.0, qkv_bias=True, drop=0.0, attn_drop=0.0, drop_path=0.0, fused=True)
+    x = torch.randn(4, 5, 16, requires_grad=True)            # batch 2 official + 2 isolated copies
+    block.self_only_second_half = True
+    out = block(x)
+    plain = copy.deepcopy(block)
+    plain.self_only_second_half = False
+    torch.testing.assert_close(out[:2], plain(x[:2]))                     # official attention
+    torch.testing.assert_close(out[2:], _explicit_self_only(block, x[2:]))  # masked reference
+    out[2, 0].sum().backward(retain_graph=True)               # an isolated token sees only itself
+    assert x.grad[2, 1:].abs().sum() == 0 and x.grad[2, 0].abs().sum() > 0
+    x.grad = None
+    out[0, 0].sum().backward()                                # an official token sees its image
+    assert x.grad[0, 1:].abs().sum() > 0
+
+
+def test_region_alone_is_region_fixed_with_unmixed_isolated_groups():
+    torch.manual_seed(0)
+    fixed = create_model("groupvit_tiny", isolated_groups="region_fixed").eval()
+    alone = create_model("groupvit_tiny", isolated_groups="region_alone").eval()
+    alone.load_state_dict(fixed.state_dict())
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        out_fixed, out_alone = (m.encode_image(images, return_feat=True, return_attn=True) for m in (fixed, alone))
+    torch.testing.assert_close(out_alone.image_x, out_fixed.image_x)
+    torch.testing.assert_close(out_alone.seg_maps(), out_fixed.seg_maps())
+    assert not torch.allclose(out_alone.image_feat, out_fixed.image_feat)
+    last = alone.img_encoder.layers[-1].blocks
+    assert all(b.self_only_second_half and not b.self_only for b in last)

@@ -12,7 +12,7 @@ from typing import Any
 from cocu.errors import CocuError
 from cocu.utils.io import write_json
 
-ISOLATED_GROUPS = ("off", "attention", "region", "region_fixed", "last", "last_st", "all")
+ISOLATED_GROUPS = ("off", "attention", "region", "region_fixed", "region_alone", "last", "last_st", "all")
 
 
 @dataclass
@@ -49,7 +49,8 @@ class GroupViTConfig:
     # the residual's gradient still flows (straight-through). "region" / "region_fixed": the
     # official groups make image_x and the segmentation; the per-group features (grounding, naming)
     # come from an isolated copy of the final groups, pooled with the assignment ("region") or with
-    # the assignment held constant so they cannot move it ("region_fixed").
+    # the assignment held constant so they cannot move it ("region_fixed"); "region_alone": as
+    # "region_fixed", and in the last stage each isolated group attends to itself only.
     isolated_groups: str = "off"
     # text tower (CLIP)
     context_length: int = 77

@@ -115,12 +115,14 @@ class Attention(nn.Module):
 
 class AttnBlock(nn.Module):
     """Pre-norm transformer block with fused-qkv self-attention (``self_only``: each token attends
-    to itself alone, so tokens do not mix; same parameters)."""
+    to itself alone, so tokens do not mix; ``self_only_second_half``: so in the second half of the
+    batch only, the isolated copy of ``isolated_groups="region_alone"``; same parameters)."""
 
     def __init__(self, dim: int, num_heads: int, *, mlp_ratio: float, qkv_bias: bool, drop: float,
                  attn_drop: float, drop_path: float, fused: bool, self_only: bool = False):
         super().__init__()
         self.self_only = self_only
+        self.self_only_second_half = False
         self.norm1 = nn.LayerNorm(dim)
         self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=drop,
                               qkv_fuse=True, fused=fused)
@@ -129,7 +131,14 @@ class AttnBlock(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x), self_only=self.self_only))
+        """x [B, N, C] → [B, N, C]."""
+        h = self.norm1(x)
+        if self.self_only_second_half:
+            first, second = h.chunk(2)
+            attended = torch.cat([self.attn(first), self.attn(second, self_only=True)])
+        else:
+            attended = self.attn(h, self_only=self.self_only)
+        x = x + self.drop_path(attended)
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
@@ -385,16 +394,18 @@ class GroupViTVisionTransformer(nn.Module):
         grouping) for the first steps of a training run (``TrainConfig.isolate_from``)."""
         mode = self.isolated_groups if active else "off"
         last = self.num_layers - 1
-        isolated = {"off": (), "attention": (), "region": (), "region_fixed": (), "last": (last - 1,), "last_st": (last - 1,),
+        isolated = {"off": (), "attention": (), "region": (), "region_fixed": (), "region_alone": (),
+                    "last": (last - 1,), "last_st": (last - 1,),
                     "all": range(last)}[mode]
         for i, layer in enumerate(self.layers):
             if layer.downsample is not None:
                 layer.downsample.isolated = i in isolated
                 layer.downsample.query_grad = mode == "last_st"
-                layer.downsample.region = ({"region": "pooled", "region_fixed": "fixed"}.get(mode)
-                                           if i == last - 1 else None)
+                layer.downsample.region = ({"region": "pooled", "region_fixed": "fixed",
+                                            "region_alone": "fixed"}.get(mode) if i == last - 1 else None)
             for blk in layer.blocks:
-                blk.self_only = i == last and last > 0 and mode not in ("off", "region", "region_fixed")
+                blk.self_only = i == last and last > 0 and mode in ("attention", "last", "last_st", "all")
+                blk.self_only_second_half = i == last and last > 0 and mode == "region_alone"
 
     def forward(self, images: torch.Tensor, *, return_attn: bool = False) -> VisionOutput:
         """images [B, 3, H, W] → VisionOutput with x [B, G_final, C]."""
