@@ -8,7 +8,7 @@ import math
 import os
 import statistics as st
 
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}  # two-sided 95 % t quantiles by df
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}  # two-sided 95 % t quantiles by df
 KEYS = ("miou", "voc_miou", "object_miou", "stuff_miou", "grouping_miou", "naming_accuracy", "groups_in_use")
 
 
@@ -28,11 +28,18 @@ def summary(folder, name):
 
 def paired(folder, a, b):
     """Run ``a`` − run ``b`` over their common seeds: per-seed differences, mean, std, 95 % interval."""
-    ra, rb = recs(folder, a), recs(folder, b)
-    seeds = sorted(set(ra) & set(rb))
-    out = {"seeds": seeds}
+    return paired_pooled(folder, [(a, b)])
+
+
+def paired_pooled(folder, pairs):
+    """Like ``paired``, with the differences of several (a, b) run pairs pooled into one sample."""
+    diffs = []
+    for a, b in pairs:
+        ra, rb = recs(folder, a), recs(folder, b)
+        diffs += [(s, ra[s], rb[s]) for s in sorted(set(ra) & set(rb))]
+    out = {"seeds": [s for s, _, _ in diffs]}
     for k in KEYS:
-        d = [ra[s][k] - rb[s][k] for s in seeds]
+        d = [x[k] - y[k] for _, x, y in diffs]
         m, sd = st.mean(d), st.stdev(d)
         h = T95[len(d) - 1] * sd / math.sqrt(len(d))
         out[k] = {"per_seed": [round(x, 3) for x in d], "mean": round(m, 3), "std": round(sd, 3),

@@ -10,6 +10,8 @@ from cocu.errors import CocuError
 from cocu.experiments.pipeline import SyntheticPipeline, get_budget
 from cocu.train.config import make_config
 
+ISO = {"isolated_groups": "region_alone"}  # the grounded recipe's model (stop 15)
+
 
 def _run(tmp_path, **settings):
     run = tmp_path / "runs" / "oracle-grounded-s0"
@@ -21,11 +23,11 @@ def _run(tmp_path, **settings):
 
 def test_cached_run_must_match_the_objective_settings(tmp_path):
     grounded = SyntheticPipeline(tmp_path, get_budget("smoke"), objective="grounded")
-    grounded.check_cached_run(_run(tmp_path, objective="grounded"))  # same settings: reused
+    grounded.check_cached_run(_run(tmp_path, objective="grounded", model_overrides=ISO))  # same settings: reused
     grounded.check_cached_run(tmp_path / "absent")  # nothing trained yet
     with pytest.raises(CocuError, match=r"usage_weight 0\.0 \(now 2\.0\).*another --out"):
-        grounded.check_cached_run(_run(tmp_path, objective="grounded", usage_weight=0.0))
-    run = _run(tmp_path, objective="grounded")
+        grounded.check_cached_run(_run(tmp_path, objective="grounded", model_overrides=ISO, usage_weight=0.0))
+    run = _run(tmp_path, objective="grounded", model_overrides=ISO)
     cfg = json.loads((run / "config.json").read_text())
     del cfg["usage_weight"]  # saved before the usage term existed: trained without it
     (run / "config.json").write_text(json.dumps(cfg))
@@ -42,3 +44,12 @@ def test_cached_run_must_match_the_objective_settings(tmp_path):
     # the paper objective ignores the grounded terms' weights
     SyntheticPipeline(tmp_path, get_budget("smoke"), objective="paper").check_cached_run(
         _run(tmp_path, objective="paper", usage_weight=0.0))
+
+
+def test_the_grounded_recipe_checks_its_model_setting(tmp_path):
+    grounded = SyntheticPipeline(tmp_path, get_budget("smoke"), objective="grounded")
+    assert grounded.model_overrides == ISO
+    assert SyntheticPipeline(tmp_path, get_budget("smoke"), objective="paper").model_overrides == {}
+    grounded.check_cached_run(_run(tmp_path, objective="grounded", model_overrides=ISO))
+    with pytest.raises(CocuError, match=r"isolated_groups 'off' \(now 'region_alone'\)"):
+        grounded.check_cached_run(_run(tmp_path, objective="grounded"))  # a run from before stop 15

@@ -57,6 +57,10 @@ BUDGETS: dict[str, Budget] = {
                     workers=0),
 }
 
+#: The model each objective trains here (docs/STUDY.md, stop 15): the grounded recipe takes its
+#: per-group features from the groups' own segments; the paper's objective trains the official model.
+MODEL_OVERRIDES: dict[str, dict[str, Any]] = {"paper": {}, "grounded": {"isolated_groups": "region_alone"}}
+
 
 def get_budget(name: str) -> Budget:
     try:
@@ -111,6 +115,7 @@ class SyntheticPipeline(ExperimentLayout):
         self.amp = auto_amp(device) if amp == "auto" else amp
         self.objective_settings = Objective(objective).settings()  # validated
         self.objective = objective
+        self.model_overrides = MODEL_OVERRIDES[objective]
         self.timings: dict[str, float] = {}
 
     # ------------------------------------------------------------------ paths
@@ -214,8 +219,8 @@ class SyntheticPipeline(ExperimentLayout):
         return out
 
     def check_cached_run(self, run: Path) -> None:
-        """CocuError when a run already in the folder trained another objective than this one
-        (e.g. before a weight's default changed): its numbers would be reported as this one's."""
+        """CocuError when a run already in the folder trained another objective or model than this
+        one (e.g. before a default changed): its numbers would be reported as this one's."""
         from cocu.train.config import TrainConfig
 
         if not (run / "config.json").is_file():
@@ -223,6 +228,10 @@ class SyntheticPipeline(ExperimentLayout):
         saved = {**TrainConfig.saved_defaults(), **json.loads((run / "config.json").read_text())}
         diffs = [f"{k} {saved.get(k)!r} (now {v!r})" for k, v in self.objective_settings.items()
                  if saved.get(k) != v]
+        isolated, now = ((o or {}).get("isolated_groups", "off")
+                         for o in (saved.get("model_overrides"), self.model_overrides))
+        if isolated != now:
+            diffs.append(f"isolated_groups {isolated!r} (now {now!r})")
         if diffs:
             raise CocuError(f"{run} was trained with other objective settings: {', '.join(diffs)}; "
                             "give another --out, or delete that run to retrain it")
@@ -245,7 +254,7 @@ class SyntheticPipeline(ExperimentLayout):
             sampling=regime.sampling, vocab=str(self.vocab_path), multi_label=b.multi_label,
             batch_size=b.batch_size, samples=b.train_samples, epoch_samples=b.num_train,
             warmup_epochs=b.warmup_fraction * b.train_samples / b.num_train, seed=seed,
-            workers=b.workers, objective=self.objective,
+            workers=b.workers, objective=self.objective, model_overrides=dict(self.model_overrides),
             device=self.device, amp=self.amp, resume="auto")
         log.info("training %s (seed %d, %d samples, %s objective, amp %s)", regime.name, seed,
                  b.train_samples, self.objective, self.amp)
@@ -274,6 +283,7 @@ class SyntheticPipeline(ExperimentLayout):
         result = {
             "regime": regime.name, "run_key": self.run_key(regime), "seed": seed,
             "objective": self.objective, "objective_settings": dict(self.objective_settings),
+            "model_overrides": dict(self.model_overrides),
             "neighbours": regime.neighbours if regime.curated else None,
             "voc_like": {"mIoU": voc["mIoU"], "mAcc": voc["mAcc"], "aAcc": voc["aAcc"],
                          "per_class": voc["per_class"], "chance_mIoU": chance_miou(voc_bench)},

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from cocu.experiments.pipeline import Budget, SyntheticPipeline
+from cocu.experiments.pipeline import MODEL_OVERRIDES, Budget, SyntheticPipeline
 from cocu.experiments.regimes import REGIMES, Regime
 from cocu.experiments.summary import (METRICS, aggregate, format_rows, markdown_table, paired_difference,
                                       write_tables)
@@ -193,11 +193,17 @@ def _add_curation_and_settings(rep: Any, pipe: SyntheticPipeline, regimes: list[
     settings = {**asdict(pipe.budget), "objectives": ", ".join(objectives),
                 **{f"objective {o}": _objective_terms(o) for o in objectives},
                 "figures from objective": pipe.objective,
-                "amp": pipe.amp, "model": "groupvit_tiny", "training preset": "tiny"}
+                "amp": pipe.amp, "model": "groupvit_tiny", "training preset": "tiny",
+                **{f"model overrides, {o}": _overrides(o) for o in objectives}}
     rep.table([{"setting": k, "value": v} for k, v in settings.items()])
     if pipe.timings:  # empty when every step came from the cache
         rep.table([{"step": k, "seconds": round(v, 1)} for k, v in pipe.timings.items()],
                   caption="wall time of the steps run by this invocation")
+
+
+def _overrides(objective: str) -> str:
+    """The model settings ``objective``'s runs train with beyond the preset (``MODEL_OVERRIDES``)."""
+    return ", ".join(f"{k} = {v}" for k, v in MODEL_OVERRIDES.get(objective, {}).items()) or "none (official)"
 
 
 def _objective_terms(name: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from cocu.errors import CocuError
 from cocu.utils.io import write_json
 
-ISOLATED_GROUPS = ("off", "attention", "region", "region_fixed", "region_alone", "last", "last_st", "all")
+ISOLATED_GROUPS = ("off", "attention", "region", "region_fixed", "region_alone", "last", "all")
 
 
 @dataclass
@@ -45,8 +45,7 @@ class GroupViTConfig:
     # beyond the official model (docs/STUDY.md, stop 15); no parameters change. "off": official.
     # "attention": the last stage's blocks attend each final group to itself only. "last" / "all":
     # also the last / every grouping block outputs its groups' pooled tokens without the image-wide
-    # residual (the group query, which cross-attends to the whole image); "last_st": as "last" but
-    # the residual's gradient still flows (straight-through). "region" / "region_fixed": the
+    # residual (the group query, which cross-attends to the whole image). "region" / "region_fixed": the
     # official groups make image_x and the segmentation; the per-group features (grounding, naming)
     # come from an isolated copy of the final groups, pooled with the assignment ("region") or with
     # the assignment held constant so they cannot move it ("region_fixed"); "region_alone": as

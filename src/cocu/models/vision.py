@@ -216,7 +216,6 @@ class GroupingBlock(nn.Module):
                  gumbel_tau: float = 1.0, assign_eps: float = 1.0, fused: bool = True, isolated: bool = False):
         super().__init__()
         self.isolated = isolated
-        self.query_grad = False
         self.region: str | None = None  # None, "pooled" or "fixed": see forward
         tokens_dim, channels_dim = int(mlp_ratio[0] * dim), int(mlp_ratio[1] * dim)
         self.norm_tokens = nn.LayerNorm(dim)
@@ -241,8 +240,6 @@ class GroupingBlock(nn.Module):
         new_x = pooled = self.assign.pool(weights, v)
         if not self.isolated:
             new_x = new_x + projected
-        elif self.query_grad:  # zero in the forward pass; the official residual's gradient backward
-            new_x = new_x + (projected - projected.detach())
         new_x = new_x + self.mlp_channels(self.norm_new_x(new_x))
         if self.region:  # the isolated tokens too, stacked after the official ones on the batch axis
             if self.region == "fixed":  # pooled with the assignment held constant
@@ -395,16 +392,14 @@ class GroupViTVisionTransformer(nn.Module):
         mode = self.isolated_groups if active else "off"
         last = self.num_layers - 1
         isolated = {"off": (), "attention": (), "region": (), "region_fixed": (), "region_alone": (),
-                    "last": (last - 1,), "last_st": (last - 1,),
-                    "all": range(last)}[mode]
+                    "last": (last - 1,), "all": range(last)}[mode]
         for i, layer in enumerate(self.layers):
             if layer.downsample is not None:
                 layer.downsample.isolated = i in isolated
-                layer.downsample.query_grad = mode == "last_st"
                 layer.downsample.region = ({"region": "pooled", "region_fixed": "fixed",
                                             "region_alone": "fixed"}.get(mode) if i == last - 1 else None)
             for blk in layer.blocks:
-                blk.self_only = i == last and last > 0 and mode in ("attention", "last", "last_st", "all")
+                blk.self_only = i == last and last > 0 and mode in ("attention", "last", "all")
                 blk.self_only_second_half = i == last and last > 0 and mode == "region_alone"
 
     def forward(self, images: torch.Tensor, *, return_attn: bool = False) -> VisionOutput:
