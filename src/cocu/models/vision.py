@@ -264,7 +264,7 @@ class GroupingLayer(nn.Module):
     def __init__(self, *, dim: int, depth: int, num_heads: int, num_group_token: int, mlp_ratio: float,
                  qkv_bias: bool, drop: float, attn_drop: float, drop_path: list[float],
                  downsample: GroupingBlock | None, group_projector: nn.Module | None,
-                 use_checkpoint: bool = False, fused: bool = True, self_only: bool = False):
+                 use_checkpoint: bool = False, fused: bool = True):
         super().__init__()
         self.num_group_token = num_group_token
         self.use_checkpoint = use_checkpoint
@@ -276,7 +276,7 @@ class GroupingLayer(nn.Module):
             self.group_token = None
         self.blocks = nn.ModuleList(
             AttnBlock(dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop=drop, attn_drop=attn_drop,
-                      drop_path=drop_path[i], fused=fused, self_only=self_only)
+                      drop_path=drop_path[i], fused=fused)
             for i in range(depth)
         )
         self.downsample = downsample

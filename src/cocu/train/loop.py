@@ -365,7 +365,8 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
         run_log.data_wait += time.perf_counter() - t_wait
         if "error" in batch:  # a data slot found nothing usable in its shards
             raise CocuError(batch["error"])
-        raw_model.img_encoder.set_isolation(step >= cfg.isolate_from * sched.total_steps)
+        if cfg.isolate_from:  # the model is built with its isolation on
+            raw_model.img_encoder.set_isolation(step >= cfg.isolate_from * sched.total_steps)
         out = forward_backward(batch, objective.at(step / sched.total_steps))
         opt.scaler.unscale_(opt.optimizer)
         grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
