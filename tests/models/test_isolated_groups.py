@@ -108,16 +108,17 @@ def test_region_mode_pools_the_official_image_embedding_and_names_with_isolated_
     assert not torch.allclose(out_reg.image_feat, out_off.image_feat)
 
 
-@pytest.mark.parametrize("mode", ["region", "region_fixed"])
+@pytest.mark.parametrize("mode", ["region", "region_fixed", "region_local"])
 def test_region_fixed_keeps_the_per_group_features_from_moving_the_assignment(mode):
     torch.manual_seed(0)
     model = create_model("groupvit_tiny", isolated_groups=mode)
     out = model.encode_image(torch.randn(4, 3, 64, 64), return_feat=True)
     out.image_feat.square().sum().backward()             # a loss on the per-group side only
-    assign = model.img_encoder.layers[1].downsample.assign
-    moved = assign.q_proj.weight.grad.abs().sum().item()
-    assert (moved == 0) == (mode == "region_fixed")
-    assert assign.v_proj.weight.grad.abs().sum().item() > 0  # the pooled values still learn
+    for stage in (0, 1) if mode == "region_local" else (1,):
+        assign = model.img_encoder.layers[stage].downsample.assign
+        moved = assign.q_proj.weight.grad.abs().sum().item()
+        assert (moved == 0) == (mode != "region")
+        assert assign.v_proj.weight.grad.abs().sum().item() > 0  # the pooled values still learn
 
 
 def test_self_only_second_half_keeps_the_first_half_official_and_the_second_unmixed():
@@ -150,3 +151,34 @@ def test_region_alone_is_region_fixed_with_unmixed_isolated_groups():
     assert not torch.allclose(out_alone.image_feat, out_fixed.image_feat)
     last = alone.img_encoder.layers[-1].blocks
     assert all(b.self_only_second_half and not b.self_only for b in last)
+
+
+def test_region_local_keeps_the_official_side_and_each_group_sees_its_own_pixels_only():
+    torch.manual_seed(0)
+    official = create_model("groupvit_tiny").eval()
+    local = create_model("groupvit_tiny", isolated_groups="region_local").eval()
+    local.load_state_dict(official.state_dict())
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        out_off, out_loc = (m.encode_image(images, return_feat=True, return_attn=True) for m in (official, local))
+    torch.testing.assert_close(out_loc.image_x, out_off.image_x)          # caption / multi-label side
+    torch.testing.assert_close(out_loc.seg_maps(), out_off.seg_maps())    # the same grouping
+    assert all(b.self_only_second_half for layer in local.img_encoder.layers for b in layer.blocks)
+    # naive reference: the group features are the patch tokens, each through the blocks' per-token
+    # maths alone, pooled by the two official hard assignments in turn
+    enc = local.img_encoder
+    with torch.no_grad():
+        x, _ = enc.patch_embed(images)
+        x = x + enc.pos_embed
+        maps = out_off.attn_hard  # hard assignments of stage 1 [B, 16, 64] and stage 2 [B, 4, 16]
+        for layer, hard in zip(enc.layers, [*maps, None], strict=True):
+            for blk in layer.blocks:
+                x = _explicit_self_only(blk, x)
+            if hard is not None:
+                g = layer.downsample
+                weights = hard / (hard.sum(-1, keepdim=True) + g.assign.assign_eps)
+                pooled = g.assign.proj(weights @ g.assign.v_proj(g.norm_x(x)))
+                x = pooled + g.mlp_channels(g.norm_new_x(pooled))
+        reference = enc.norm(x)
+    got = local.img_encoder(images).x_region
+    torch.testing.assert_close(got, reference, rtol=1e-4, atol=1e-4)

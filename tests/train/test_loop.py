@@ -42,9 +42,14 @@ def test_train_writes_outputs_and_resumes_exactly(shards, tmp_path, caplog):
     assert summary["steps"] == 5 and summary["corrupt"] == full.corrupt
     ckpts = sorted(p.name for p in (tmp_path / "full" / "checkpoints").glob("*.pt"))
     assert ckpts == ["epoch_0001.pt", "epoch_0002.pt", "last.pt"]
-    kept = train(_cfg(shards, tmp_path / "kept", keep_checkpoints=1))
+    kept = train(_cfg(shards, tmp_path / "kept", keep_checkpoints=1, snapshot_every=2))
     assert sorted(p.name for p in (tmp_path / "kept" / "checkpoints").glob("*.pt")) == ["epoch_0002.pt", "last.pt"]
-    assert kept.final == full.final  # pruning never changes what is trained
+    assert kept.final == full.final  # pruning and snapshots never change what is trained
+    snaps = tmp_path / "kept" / "checkpoints" / "snapshots"
+    assert sorted(p.name for p in snaps.iterdir()) == ["step_000002.safetensors", "step_000004.safetensors"]
+    at4 = load_model(snaps / "step_000004.safetensors").state_dict()  # step 4 ends epoch 1 (16 samples)
+    epoch1 = load_checkpoint(tmp_path / "full" / "checkpoints" / "epoch_0001.pt")["model"]
+    assert at4.keys() == epoch1.keys() and all(torch.equal(at4[k], epoch1[k]) for k in at4)
     assert list((tmp_path / "full" / "tb").glob("events.out.tfevents.*"))
     ref = _log(tmp_path / "full")
     assert [r["step"] for r in ref] == list(range(1, 6))

@@ -76,6 +76,8 @@ FLAGS: dict[str, dict[str, str]] = {
         "overwrite": "replace the run already in --out (without it, an existing run is never touched)",
         "save_every": "also checkpoint every N steps",
         "keep_checkpoints": "keep only the newest N epoch_XXXX.pt files (0 = all; last.pt is always kept)",
+        "snapshot_every": "also keep the weights every N steps as checkpoints/snapshots/step_XXXXXX.safetensors "
+                          "(learning curves; never pruned)",
         "log_every": "steps between log flushes (the only host syncs)",
         "max_steps": "stop after N steps of this invocation",
     },

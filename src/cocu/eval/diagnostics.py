@@ -8,9 +8,12 @@ get the right class?). Reported per split (IoUs in percent, like mmseg's printed
   over object / stuff classes;
 - ``chance_miou``: mIoU of uniformly random labels on the same split (a floor to compare with);
 - ``grouping_miou``: IoU after labelling every final group with the majority true class of its
-  pixels (perfect naming: measures grouping alone);
+  pixels (perfect naming: measures grouping alone); ``object_grouping_miou``: its mean over
+  the object classes;
 - ``naming_accuracy``: fraction of labelled pixels whose group's predicted class equals that
   group's majority true class;
+- ``object_naming_accuracy``: the same over the pixels of groups whose majority class is an
+  object (``naming_accuracy`` counts pixels, so the large stuff regions dominate it);
 - ``groups_in_use``: distinct final groups that win at least one pixel, mean over images;
 - ``image_recall``: fraction of present classes ranked within the image's top-k classes by the
   pooled image embedding (k = number of classes present), also split into often- and
@@ -59,6 +62,28 @@ def majority_labels(groups: np.ndarray, label: np.ndarray, num_groups: int, num_
     return np.where(counts.sum(1) > 0, counts.argmax(1), -1)
 
 
+def naming_counts(groups: np.ndarray, label: np.ndarray, major: np.ndarray, group_class: np.ndarray,
+                  is_object: np.ndarray, ignore_index: int = 255) -> tuple[int, int, int, int]:
+    """Pixels of one image whose group is named as its majority class: (right, counted, right on
+    object groups, counted on object groups).
+
+    ``groups``, ``label``: [H, W] group ids and true labels; ``major`` [G]: each group's majority
+    class (−1: none, from `majority_labels`); ``group_class`` [G]: each group's predicted class;
+    ``is_object`` [C]: bool per class. Pixels with an ignored label or a group without a
+    majority are not counted."""
+    major_px = major[groups]
+    valid = (label != ignore_index) & (major_px >= 0)
+    right = (group_class[groups] == major_px) & valid
+    on_object = valid & is_object[np.maximum(major_px, 0)]
+    return int(right.sum()), int(valid.sum()), int((right & on_object).sum()), int(on_object.sum())
+
+
+def kind_mean(per_class: dict[str, float], kinds: dict[str, str], kind: str) -> float:
+    """Mean of the per-class values of the classes of ``kind`` (NaNs skipped; NaN if none)."""
+    vals = [v for c, v in per_class.items() if kinds.get(c) == kind and not np.isnan(v)]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
 def recall_at_present(scores: np.ndarray, present: Sequence[int]) -> list[bool]:
     """For each present class: is it ranked within the top-|present| of ``scores`` [C]?"""
     k = len(present)
@@ -96,7 +121,8 @@ def synthetic_diagnostics(model: Any, benchmark: SegBenchmark, world_json: str |
     rates = naming_rates(world_json)
     zero_shot = IoUAccumulator(n_cls, benchmark.ignore_index, False, class_names=classes)
     grouping = IoUAccumulator(n_cls, benchmark.ignore_index, False, class_names=classes)
-    named_right = named_total = 0
+    is_object = np.array([kinds.get(c) == "object" for c in classes])
+    named = np.zeros(4, dtype=np.int64)  # naming_counts summed over the images
     used_groups: list[int] = []
     hits: dict[str, list[bool]] = {"all": [], "often": [], "rare": []}
 
@@ -123,32 +149,29 @@ def synthetic_diagnostics(model: Any, benchmark: SegBenchmark, world_json: str |
             zero_shot.update(preds[b], label)
             major = majority_labels(groups[b], label, num_groups, n_cls, benchmark.ignore_index)
             grouping.update(np.where(major[groups[b]] >= 0, major[groups[b]], 255), label)
-            valid = (label != benchmark.ignore_index) & (major[groups[b]] >= 0)
-            named_right += int((group_class[b][groups[b]] == major[groups[b]])[valid].sum())
-            named_total += int(valid.sum())
+            named += naming_counts(groups[b], label, major, group_class[b], is_object, benchmark.ignore_index)
             used_groups.append(len(np.unique(groups[b])))
             present = sorted(int(c) for c in np.unique(label) if 0 <= c < n_cls)
             for c, hit in zip(present, recall_at_present(image_scores[b], present)):
                 hits["all"].append(hit)
                 hits["often" if rates.get(classes[c], 0.0) >= often_threshold else "rare"].append(hit)
 
-    zs = zero_shot.compute()
+    zs, gr = zero_shot.compute(), grouping.compute()
     ious = {c: 100.0 * v for c, v in zip(classes, zs["per_class"]["IoU"])}
-
-    def kind_mean(kind: str) -> float:
-        vals = [v for c, v in ious.items() if kinds.get(c) == kind and not np.isnan(v)]
-        return float(np.mean(vals)) if vals else float("nan")
 
     def mean(v: list[bool]) -> float:
         return float(np.mean(v)) if v else float("nan")
 
     return {
         "miou": float(zs["mIoU"]),
-        "object_miou": kind_mean("object"),
-        "stuff_miou": kind_mean("stuff"),
+        "object_miou": kind_mean(ious, kinds, "object"),
+        "stuff_miou": kind_mean(ious, kinds, "stuff"),
         "chance_miou": chance_miou(benchmark),
-        "grouping_miou": float(grouping.compute()["mIoU"]),
-        "naming_accuracy": named_right / max(named_total, 1),
+        "grouping_miou": float(gr["mIoU"]),
+        "object_grouping_miou": kind_mean(dict(zip(classes, 100.0 * np.asarray(gr["per_class"]["IoU"]))),
+                                          kinds, "object"),
+        "naming_accuracy": float(named[0] / max(named[1], 1)),
+        "object_naming_accuracy": float(named[2] / max(named[3], 1)),
         "groups_in_use": float(np.mean(used_groups)) if used_groups else float("nan"),
         "groups_total": int(num_groups) if samples else 0,
         "image_recall": mean(hits["all"]),

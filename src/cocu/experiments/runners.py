@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 
 MAIN_COLUMNS = ["model", "N", "seeds", "voc mIoU", "ade mIoU", "object IoU", "stuff IoU",
                 "gap closed (voc)", "gap closed (ade)", "recall", "recall often", "recall rare"]
-DIAG_COLUMNS = ["model", "N", "voc chance", "ade chance", "grouping IoU", "naming acc",
-                "groups used"]
+DIAG_COLUMNS = ["model", "N", "voc chance", "ade chance", "grouping IoU", "object grouping IoU",
+                "naming acc", "object naming", "groups used"]
 
 
 def _curation_quality(pipe: SyntheticPipeline, regimes: list[Regime], k: int) -> list[dict[str, Any]]:
@@ -156,8 +156,9 @@ def _add_results(rep: Any, intro: str, rows: list[dict[str, Any]], records: list
     rep.section("Grouping and naming").text(
         "Grouping IoU labels every final group with the majority true class of its pixels "
         "(perfect naming), so it measures grouping alone; naming accuracy is the share of "
-        "pixels whose group is given the right class; groups used counts final groups that win "
-        "at least one pixel.")
+        "pixels whose group is given the right class (object naming: the same over groups whose "
+        "majority class is an object, since the large stuff regions dominate the pixel count); "
+        "groups used counts final groups that win at least one pixel.")
     rep.table(format_rows(rows, DIAG_COLUMNS), DIAG_COLUMNS)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from cocu.errors import CocuError
 from cocu.utils.io import write_json
 
-ISOLATED_GROUPS = ("off", "attention", "region", "region_fixed", "region_alone", "last", "all")
+ISOLATED_GROUPS = ("off", "attention", "region", "region_fixed", "region_alone", "region_local", "last", "all")
 
 
 @dataclass
@@ -49,7 +49,10 @@ class GroupViTConfig:
     # official groups make image_x and the segmentation; the per-group features (grounding, naming)
     # come from an isolated copy of the final groups, pooled with the assignment ("region") or with
     # the assignment held constant so they cannot move it ("region_fixed"); "region_alone": as
-    # "region_fixed", and in the last stage each isolated group attends to itself only.
+    # "region_fixed", and in the last stage each isolated group attends to itself only; "region_local":
+    # the isolated copy starts from the patch embeddings and never attends to another token (every
+    # block attends it to itself), pooled by each official assignment held constant, so a group's
+    # feature depends on its own pixels only.
     isolated_groups: str = "off"
     # text tower (CLIP)
     context_length: int = 77

@@ -216,7 +216,7 @@ class GroupingBlock(nn.Module):
                  gumbel_tau: float = 1.0, assign_eps: float = 1.0, fused: bool = True, isolated: bool = False):
         super().__init__()
         self.isolated = isolated
-        self.region: str | None = None  # None, "pooled" or "fixed": see forward
+        self.region: str | None = None  # None, "pooled", "fixed" or "local": see forward
         tokens_dim, channels_dim = int(mlp_ratio[0] * dim), int(mlp_ratio[1] * dim)
         self.norm_tokens = nn.LayerNorm(dim)
         self.mlp_inter = Mlp(num_group_token, tokens_dim, num_output_group)
@@ -230,7 +230,14 @@ class GroupingBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, group_tokens: torch.Tensor, *, return_attn: bool = False
                 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """x [B, L, C], group_tokens [B, S_in, C] → (new_x [B, S_out, C], hard, soft [B, S_out, L] | None)."""
+        """x [B, L, C], group_tokens [B, S_in, C] → (new_x [B, S_out, C], hard, soft [B, S_out, L] | None).
+
+        ``region``: new_x is [2B, S_out, C], the official groups then an isolated copy; "local": the
+        input is [2B, ...] too (official, then isolated tokens), the maps are the official half's."""
+        carried = None
+        if self.region == "local":  # the isolated tokens ride along as the second half of the batch
+            x, carried = x.chunk(2)
+            group_tokens = group_tokens.chunk(2)[0]
         group_tokens = self.norm_tokens(group_tokens)
         x = self.norm_x(x)
         projected = self.mlp_inter(group_tokens.transpose(1, 2)).transpose(1, 2)  # [B, S_out, C]
@@ -244,6 +251,8 @@ class GroupingBlock(nn.Module):
         if self.region:  # the isolated tokens too, stacked after the official ones on the batch axis
             if self.region == "fixed":  # pooled with the assignment held constant
                 pooled = self.assign.pool(weights.detach(), v)
+            elif self.region == "local":  # the carried tokens, pooled by the official assignment
+                pooled = self.assign.pool(weights.detach(), self.assign.v_proj(self.norm_x(carried)))
             new_x = torch.cat([new_x, pooled + self.mlp_channels(self.norm_new_x(pooled))])
         return new_x, hard_map, soft_map
 
@@ -392,20 +401,25 @@ class GroupViTVisionTransformer(nn.Module):
         mode = self.isolated_groups if active else "off"
         last = self.num_layers - 1
         isolated = {"off": (), "attention": (), "region": (), "region_fixed": (), "region_alone": (),
-                    "last": (last - 1,), "all": range(last)}[mode]
+                    "region_local": (), "last": (last - 1,), "all": range(last)}[mode]
+        self.carry_isolated = mode == "region_local"  # forward stacks the isolated copy from the start
         for i, layer in enumerate(self.layers):
             if layer.downsample is not None:
                 layer.downsample.isolated = i in isolated
-                layer.downsample.region = ({"region": "pooled", "region_fixed": "fixed",
+                layer.downsample.region = ("local" if self.carry_isolated else
+                                           {"region": "pooled", "region_fixed": "fixed",
                                             "region_alone": "fixed"}.get(mode) if i == last - 1 else None)
             for blk in layer.blocks:
                 blk.self_only = i == last and last > 0 and mode in ("attention", "last", "all")
-                blk.self_only_second_half = i == last and last > 0 and mode == "region_alone"
+                blk.self_only_second_half = (self.carry_isolated or
+                                             i == last and last > 0 and mode == "region_alone")
 
     def forward(self, images: torch.Tensor, *, return_attn: bool = False) -> VisionOutput:
         """images [B, 3, H, W] → VisionOutput with x [B, G_final, C]."""
         x, (h, w) = self.patch_embed(images)
         x = self.pos_drop(x + interpolate_pos_encoding(self.pos_embed, h, w).to(x.dtype))
+        if self.carry_isolated:  # "region_local": the isolated copy starts from the patch embeddings
+            x = torch.cat([x, x])
         group_token = None
         hard_maps: list[torch.Tensor] = []
         soft_maps: list[torch.Tensor] = []

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from cocu.errors import CocuError
+from cocu.models.checkpoint import save_model
 from cocu.train import distributed as D
 from cocu.train.data import COUNTERS, StreamState
 from cocu.utils.io import atomic_path
@@ -169,6 +170,14 @@ class Checkpointer:
             if self.keep and tag.startswith("epoch_"):
                 self.prune()
         D.barrier()
+
+    def snapshot(self, step: int) -> Path | None:
+        """Keep the model's weights after ``step`` as ``snapshots/step_XXXXXX.safetensors`` (rank 0;
+        weights only, for learning curves: ``cocu.models.load_model`` reads them)."""
+        if not self.main:
+            return None
+        return save_model(self.model, self.folder / "snapshots" / f"step_{step:06d}.safetensors",
+                          metadata={"step": str(step)})
 
     def prune(self) -> list[Path]:
         """Delete all but the newest ``keep`` epoch checkpoints (by name: ``epoch_XXXX.pt``); returns them."""

@@ -86,6 +86,7 @@ class TrainConfig:
     overwrite: bool = False             # replace an existing run in ``out`` (else refused)
     save_every: int = 0                 # also checkpoint every N steps (0: only per epoch)
     keep_checkpoints: int = 0           # keep the newest N epoch checkpoints (0: all; last.pt always)
+    snapshot_every: int = 0             # also keep the weights every N steps (learning curves; 0: off)
     log_every: int = 10                 # host sync + TensorBoard/log.jsonl flush interval
     max_steps: int | None = None        # stop early after this many steps (tests, debugging)
 
@@ -108,7 +109,7 @@ class TrainConfig:
         if self.amp not in AMP_MODES:
             raise CocuError(f"--amp must be one of {AMP_MODES}, got {self.amp!r}")
         for name, lo in (("batch_size", 1), ("multi_label", 0), ("workers", 0), ("log_every", 1),
-                         ("save_every", 0), ("keep_checkpoints", 0), ("lr_batch", 1), ("seed", 0), ("shuffle_buffer", 1),
+                         ("save_every", 0), ("keep_checkpoints", 0), ("snapshot_every", 0), ("lr_batch", 1), ("seed", 0), ("shuffle_buffer", 1),
                          ("samples", 1), ("epoch_samples", 1), ("max_steps", 1), ("image_size", 1),
                          ("grad_cache_chunk", 1)):
             require(name, getattr(self, name), at_least=lo)

@@ -389,6 +389,8 @@ def _train(cfg: TrainConfig, info: D.DistInfo, on_step: Callable | None) -> Trai
         if tag is not None:
             run_log.flush()
             checkpointer.save(tag, step=step, samples_seen=samples_seen, positions=positions, counts=counts)
+        if cfg.snapshot_every and step % cfg.snapshot_every == 0:
+            checkpointer.snapshot(step)
         if on_step is not None:
             on_step(step, {"loss": out.loss.detach()})
         if step >= sched.total_steps:

@@ -22,7 +22,7 @@ RUN_ENTRIES = ("checkpoints", "log.jsonl", "summary.json", "config.json", "tb")
 # settings that may change between the run and its resumption: they do not change what is
 # trained (paths may move; workers change the data order, which the stream warns about)
 RESUMABLE = frozenset({"out", "resume", "overwrite", "max_steps", "workers", "device", "log_every",
-                       "save_every", "keep_checkpoints", "compile", "shards", "curation", "vocab"})
+                       "save_every", "keep_checkpoints", "snapshot_every", "compile", "shards", "curation", "vocab"})
 
 
 def _holds_run(run_dir: Path) -> list[str]:
