@@ -12,30 +12,30 @@ T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8:
 KEYS = ("miou", "voc_miou", "object_miou", "stuff_miou", "grouping_miou", "naming_accuracy", "groups_in_use")
 
 
-def recs(folder, name):
-    """{seed: record} of run ``name`` in ``folder``."""
-    return {s: json.load(open(f"{folder}/{name}-s{s}.json")) for s in range(10)
+def recs(folder, name, seeds=range(10)):
+    """{seed: record} of run ``name`` in ``folder`` (those of ``seeds`` that exist)."""
+    return {s: json.load(open(f"{folder}/{name}-s{s}.json")) for s in seeds
             if os.path.exists(f"{folder}/{name}-s{s}.json")}
 
 
-def summary(folder, name):
+def summary(folder, name, seeds=range(10)):
     """Seeds, per-seed values, means and stds of run ``name``."""
-    r = recs(folder, name)
+    r = recs(folder, name, seeds)
     return {"seeds": sorted(r), "per_seed": {k: [round(r[s][k], 3) for s in sorted(r)] for k in KEYS},
             "mean": {k: round(st.mean(r[s][k] for s in r), 3) for k in KEYS},
             "std": {k: round(st.stdev(r[s][k] for s in r), 3) if len(r) > 1 else None for k in KEYS}}
 
 
-def paired(folder, a, b):
+def paired(folder, a, b, seeds=range(10)):
     """Run ``a`` − run ``b`` over their common seeds: per-seed differences, mean, std, 95 % interval."""
-    return paired_pooled(folder, [(a, b)])
+    return paired_pooled(folder, [(a, b)], seeds)
 
 
-def paired_pooled(folder, pairs):
+def paired_pooled(folder, pairs, seeds=range(10)):
     """Like ``paired``, with the differences of several (a, b) run pairs pooled into one sample."""
     diffs = []
     for a, b in pairs:
-        ra, rb = recs(folder, a), recs(folder, b)
+        ra, rb = recs(folder, a, seeds), recs(folder, b, seeds)
         diffs += [(s, ra[s], rb[s]) for s in sorted(set(ra) & set(rb))]
     out = {"seeds": [s for s, _, _ in diffs]}
     for k in KEYS:

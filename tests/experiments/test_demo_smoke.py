@@ -18,20 +18,20 @@ def test_demo_smoke_end_to_end(tmp_path):
     log = (out / "runs" / "oracle-grounded-s0" / "log.jsonl").read_text().splitlines()
     assert {"loss_grounding", "loss_affinity"} <= set(json.loads(log[-1]))
     config = json.loads((out / "runs" / "oracle-grounded-s0" / "config.json").read_text())
-    assert config["model_overrides"] == {"isolated_groups": "region_alone"}  # the recipe's model
+    assert config["model_overrides"] == {"isolated_groups": "region_local"}  # the recipe's model
     for rec in records.values():
         assert 0.0 <= rec["voc_like"]["mIoU"] <= 100.0
         assert 0.0 <= rec["ade_like"]["chance_miou"] <= 100.0
         assert rec["train"]["samples_seen"] > 0
         assert rec["objective"] == "grounded"
-        assert rec["model_overrides"] == {"isolated_groups": "region_alone"}
+        assert rec["model_overrides"] == {"isolated_groups": "region_local"}
     # the report embeds its pictures and holds the tables
     assert html.count("<table") >= 3
     assert len(re.findall(r'src="data:image/png;base64,', html)) >= 3
     for name in ("baseline", "cocu", "oracle"):
         assert f"| {name} |" in md
     assert "baseline vs cocu (N=8)" in md  # the heatmaps' caption names the models they show
-    assert "isolated_groups = region_alone" in md  # the settings table names the model
+    assert "isolated_groups = region_local" in md  # the settings table names the model
     # re-running resumes: nothing is retrained, the same table comes back
     before = (out / "report.json").read_text()
     assert main(["demo", "--out", str(out), "--budget", "smoke", "--device", "cpu"]) == 0

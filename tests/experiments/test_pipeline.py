@@ -10,7 +10,7 @@ from cocu.errors import CocuError
 from cocu.experiments.pipeline import SyntheticPipeline, get_budget
 from cocu.train.config import make_config
 
-ISO = {"isolated_groups": "region_alone"}  # the grounded recipe's model (stop 15)
+ISO = {"isolated_groups": "region_local"}  # the grounded recipe's model (stop 16)
 
 
 def _run(tmp_path, **settings):
@@ -51,5 +51,8 @@ def test_the_grounded_recipe_checks_its_model_setting(tmp_path):
     assert grounded.model_overrides == ISO
     assert SyntheticPipeline(tmp_path, get_budget("smoke"), objective="paper").model_overrides == {}
     grounded.check_cached_run(_run(tmp_path, objective="grounded", model_overrides=ISO))
-    with pytest.raises(CocuError, match=r"isolated_groups 'off' \(now 'region_alone'\)"):
+    with pytest.raises(CocuError, match=r"isolated_groups 'off' \(now 'region_local'\)"):
         grounded.check_cached_run(_run(tmp_path, objective="grounded"))  # a run from before stop 15
+    with pytest.raises(CocuError, match=r"isolated_groups 'region_alone' \(now 'region_local'\)"):
+        grounded.check_cached_run(_run(tmp_path, objective="grounded",  # stop 15's model
+                                       model_overrides={"isolated_groups": "region_alone"}))

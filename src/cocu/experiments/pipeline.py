@@ -20,11 +20,14 @@ import logging
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cocu.errors import CocuError
 from cocu.experiments.regimes import Regime
 from cocu.utils.io import write_json
+
+if TYPE_CHECKING:
+    from cocu.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +60,9 @@ BUDGETS: dict[str, Budget] = {
                     workers=0),
 }
 
-#: The model each objective trains here (docs/STUDY.md, stop 15): the grounded recipe takes its
-#: per-group features from the groups' own segments; the paper's objective trains the official model.
-MODEL_OVERRIDES: dict[str, dict[str, Any]] = {"paper": {}, "grounded": {"isolated_groups": "region_alone"}}
+#: The model each objective trains here (docs/STUDY.md, stops 15–16): the grounded recipe takes its
+#: per-group features from the groups' own pixels; the paper's objective trains the official model.
+MODEL_OVERRIDES: dict[str, dict[str, Any]] = {"paper": {}, "grounded": {"isolated_groups": "region_local"}}
 
 
 def get_budget(name: str) -> Budget:
@@ -236,26 +239,32 @@ class SyntheticPipeline(ExperimentLayout):
             raise CocuError(f"{run} was trained with other objective settings: {', '.join(diffs)}; "
                             "give another --out, or delete that run to retrain it")
 
+    def train_config(self, regime: Regime, seed: int) -> TrainConfig:
+        """The settings ``train`` runs ``regime`` at ``seed`` with (curates first if needed)."""
+        from cocu.train.config import make_config
+
+        curation = str(self.curation(regime)) if regime.curated else None
+        b = self.budget
+        return make_config(
+            "tiny", shards=self.shards, out=str(self.run_dir(regime, seed)), prompts=regime.prompts,
+            curation=curation, sampling=regime.sampling, vocab=str(self.vocab_path), multi_label=b.multi_label,
+            batch_size=b.batch_size, samples=b.train_samples, epoch_samples=b.num_train,
+            warmup_epochs=b.warmup_fraction * b.train_samples / b.num_train, seed=seed,
+            workers=b.workers, objective=self.objective, model_overrides=dict(self.model_overrides),
+            device=self.device, amp=self.amp, resume="auto")
+
     def train(self, regime: Regime, seed: int) -> Path:
         """Train GroupViT with ``regime``'s prompts (resumes an interrupted run)."""
         run = self.run_dir(regime, seed)
         self.check_cached_run(run)
         if (run / "summary.json").exists():
             return run
-        from cocu.train.config import make_config
         from cocu.train.loop import train
 
         self.world()
-        curation = str(self.curation(regime)) if regime.curated else None
+        cfg = self.train_config(regime, seed)
         start = time.perf_counter()
         b = self.budget
-        cfg = make_config(
-            "tiny", shards=self.shards, out=str(run), prompts=regime.prompts, curation=curation,
-            sampling=regime.sampling, vocab=str(self.vocab_path), multi_label=b.multi_label,
-            batch_size=b.batch_size, samples=b.train_samples, epoch_samples=b.num_train,
-            warmup_epochs=b.warmup_fraction * b.train_samples / b.num_train, seed=seed,
-            workers=b.workers, objective=self.objective, model_overrides=dict(self.model_overrides),
-            device=self.device, amp=self.amp, resume="auto")
         log.info("training %s (seed %d, %d samples, %s objective, amp %s)", regime.name, seed,
                  b.train_samples, self.objective, self.amp)
         train(cfg)
