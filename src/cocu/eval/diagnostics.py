@@ -157,7 +157,7 @@ def synthetic_diagnostics(model: Any, benchmark: SegBenchmark, world_json: str |
                 hits["often" if rates.get(classes[c], 0.0) >= often_threshold else "rare"].append(hit)
 
     zs, gr = zero_shot.compute(), grouping.compute()
-    ious = {c: 100.0 * v for c, v in zip(classes, zs["per_class"]["IoU"])}
+    ious, grouping_ious = ({c: 100.0 * v for c, v in zip(classes, r["per_class"]["IoU"])} for r in (zs, gr))
 
     def mean(v: list[bool]) -> float:
         return float(np.mean(v)) if v else float("nan")
@@ -168,8 +168,7 @@ def synthetic_diagnostics(model: Any, benchmark: SegBenchmark, world_json: str |
         "stuff_miou": kind_mean(ious, kinds, "stuff"),
         "chance_miou": chance_miou(benchmark),
         "grouping_miou": float(gr["mIoU"]),
-        "object_grouping_miou": kind_mean(dict(zip(classes, 100.0 * np.asarray(gr["per_class"]["IoU"]))),
-                                          kinds, "object"),
+        "object_grouping_miou": kind_mean(grouping_ious, kinds, "object"),
         "naming_accuracy": float(named[0] / max(named[1], 1)),
         "object_naming_accuracy": float(named[2] / max(named[3], 1)),
         "groups_in_use": float(np.mean(used_groups)) if used_groups else float("nan"),
