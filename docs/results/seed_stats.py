@@ -18,27 +18,27 @@ def recs(folder, name, seeds=range(10)):
             if os.path.exists(f"{folder}/{name}-s{s}.json")}
 
 
-def summary(folder, name, seeds=range(10)):
+def summary(folder, name, seeds=range(10), keys=KEYS):
     """Seeds, per-seed values, means and stds of run ``name``."""
     r = recs(folder, name, seeds)
-    return {"seeds": sorted(r), "per_seed": {k: [round(r[s][k], 3) for s in sorted(r)] for k in KEYS},
-            "mean": {k: round(st.mean(r[s][k] for s in r), 3) for k in KEYS},
-            "std": {k: round(st.stdev(r[s][k] for s in r), 3) if len(r) > 1 else None for k in KEYS}}
+    return {"seeds": sorted(r), "per_seed": {k: [round(r[s][k], 3) for s in sorted(r)] for k in keys},
+            "mean": {k: round(st.mean(r[s][k] for s in r), 3) for k in keys},
+            "std": {k: round(st.stdev(r[s][k] for s in r), 3) if len(r) > 1 else None for k in keys}}
 
 
-def paired(folder, a, b, seeds=range(10)):
+def paired(folder, a, b, seeds=range(10), keys=KEYS):
     """Run ``a`` − run ``b`` over their common seeds: per-seed differences, mean, std, 95 % interval."""
-    return paired_pooled(folder, [(a, b)], seeds)
+    return paired_pooled(folder, [(a, b)], seeds, keys)
 
 
-def paired_pooled(folder, pairs, seeds=range(10)):
+def paired_pooled(folder, pairs, seeds=range(10), keys=KEYS):
     """Like ``paired``, with the differences of several (a, b) run pairs pooled into one sample."""
     diffs = []
     for a, b in pairs:
         ra, rb = recs(folder, a, seeds), recs(folder, b, seeds)
         diffs += [(s, ra[s], rb[s]) for s in sorted(set(ra) & set(rb))]
     out = {"seeds": [s for s, _, _ in diffs]}
-    for k in KEYS:
+    for k in keys:
         d = [x[k] - y[k] for _, x, y in diffs]
         m, sd = st.mean(d), st.stdev(d)
         h = T95[len(d) - 1] * sd / math.sqrt(len(d))

@@ -33,8 +33,9 @@ def ref_resize_attn_map(attentions, h, w):
     return x.permute(0, 2, 3, 1).reshape(bs, nh, h, w, groups)
 
 
-def ref_encode_decode(model, img, text, with_bg, bg_thresh):
-    """One window [1, 3, h, w] -> [1, K, h, w], step by step as the official code."""
+def ref_encode_decode(model, img, text, with_bg, bg_thresh, gate="image"):
+    """One window [1, 3, h, w] -> [1, K, h, w], step by step as the official code (``gate="groups"``:
+    ours, the top-5 classes ranked by their best group's score, one class at a time)."""
     out = model.encode_image(img, return_feat=True, return_attn=True)
     prev = None
     for soft in out.attn_soft:
@@ -50,6 +51,8 @@ def ref_encode_decode(model, img, text, with_bg, bg_thresh):
     aff = (grouped @ text.T) * logit_scale
     pre = F.softmax(aff, dim=-1)
     avg_aff = F.softmax((avg @ text.T) * logit_scale, dim=-1)
+    if gate == "groups":
+        avg_aff = torch.tensor([[max(pre[g, c].item() for g in range(pre.shape[0])) for c in range(n)]])
     mask = torch.zeros_like(avg_aff)
     top = avg_aff.topk(dim=-1, k=min(5, n))
     mask.scatter_add_(dim=-1, index=top.indices, src=torch.ones_like(top.values))
@@ -86,8 +89,8 @@ def ref_slide(model, img, text, with_bg, bg_thresh, crop, stride, ori_shape):
     return preds[0], F.softmax(preds, dim=1).argmax(dim=1)[0]
 
 
-def ref_whole(model, img, text, with_bg, bg_thresh, ori_shape):
-    logit = ref_encode_decode(model, img, text, with_bg, bg_thresh)
+def ref_whole(model, img, text, with_bg, bg_thresh, ori_shape, gate="image"):
+    logit = ref_encode_decode(model, img, text, with_bg, bg_thresh, gate)
     logit = F.interpolate(logit, size=ori_shape, mode="bilinear", align_corners=False)
     return logit[0], F.softmax(logit, dim=1).argmax(dim=1)[0]
 

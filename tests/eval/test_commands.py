@@ -34,6 +34,10 @@ def test_cli_voc_like_writes_json_and_table(tmp_path, checkpoint, capsys):
     assert "circle" in printed and "mIoU" in printed and "voc_like" in printed
     res = json.loads(out.read_text())
     assert res["num_images"] == 2 and res["protocol"]["bg_thresh"] == 0.5
+    assert res["protocol"]["gate"] == "groups"  # the synthetic splits' default top-k gate
+    assert main(["eval", "--checkpoint", str(checkpoint), "--benchmark-dir", str(bench_dir), "--subset", "2",
+                 "--threshold", "0.5", "--gate", "image", "--out", str(out), "--device", "cpu"]) == 0
+    assert json.loads(out.read_text())["protocol"]["gate"] == "image"
     assert res["classes"] == ["background", "circle", "square", "star"]
     assert len(res["per_class"]["IoU"]) == 4
     # the CLI's numbers equal the Python API's on the same model and settings

@@ -85,6 +85,25 @@ def test_whole_mode_matches_reference():
     assert torch.equal(seg.predict(img), want_pred)
 
 
+@pytest.mark.parametrize("with_bg", [True, False])
+def test_groups_gate_matches_a_per_class_reference(with_bg):
+    model = FakeGroupViT(seed=6)
+    protocol = Protocol("t", img_scale=None, mode="whole", gate="groups")
+    seg = ZeroShotSegmenter(model, CLASSES, bg_thresh=0.6 if with_bg else None, protocol=protocol,
+                            tokenizer=fake_tokenize)
+    official = ZeroShotSegmenter(model, CLASSES, bg_thresh=0.6 if with_bg else None,
+                                 protocol=protocol.with_(gate="image"), tokenizer=fake_tokenize)
+    text = ref_text_embedding(model, CLASSES, protocol.templates, fake_tokenize)
+    differs = 0
+    for i in range(6):
+        img = _image(40, 56, seed=10 + i)
+        want, want_pred = ref_whole(model, _prep(img, protocol), text, with_bg, 0.6, (40, 56), gate="groups")
+        torch.testing.assert_close(seg.logits(img), want, atol=1e-5, rtol=1e-5)
+        assert torch.equal(seg.predict(img), want_pred)
+        differs += not torch.allclose(official.logits(img), want, atol=1e-5)
+    assert differs > 0  # the two gates keep different classes on some images
+
+
 def test_topk_keeps_at_most_five_classes_per_window():
     model = FakeGroupViT(seed=4)
     seg = ZeroShotSegmenter(model, CLASSES, protocol=Protocol("t", img_scale=None, mode="whole"),
@@ -136,3 +155,5 @@ def test_errors():
         Protocol("bad", stride=0)
     with pytest.raises(CocuError, match="placeholder"):
         Protocol("bad", templates=("no slot",))
+    with pytest.raises(CocuError, match="gate"):
+        Protocol("bad", gate="pixels")

@@ -18,13 +18,14 @@ def test_demo_smoke_end_to_end(tmp_path):
     log = (out / "runs" / "oracle-grounded-s0" / "log.jsonl").read_text().splitlines()
     assert {"loss_grounding", "loss_affinity"} <= set(json.loads(log[-1]))
     config = json.loads((out / "runs" / "oracle-grounded-s0" / "config.json").read_text())
-    assert config["model_overrides"] == {"isolated_groups": "region_local"}  # the recipe's model
+    recipe_model = {"isolated_groups": "region_local", "num_group_tokens": [16, 8, 0], "num_output_groups": [16, 8]}
+    assert config["model_overrides"] == recipe_model
     for rec in records.values():
         assert 0.0 <= rec["voc_like"]["mIoU"] <= 100.0
         assert 0.0 <= rec["ade_like"]["chance_miou"] <= 100.0
         assert rec["train"]["samples_seen"] > 0
         assert rec["objective"] == "grounded"
-        assert rec["model_overrides"] == {"isolated_groups": "region_local"}
+        assert rec["model_overrides"] == recipe_model
     # the report embeds its pictures and holds the tables
     assert html.count("<table") >= 3
     assert len(re.findall(r'src="data:image/png;base64,', html)) >= 3
@@ -36,3 +37,15 @@ def test_demo_smoke_end_to_end(tmp_path):
     before = (out / "report.json").read_text()
     assert main(["demo", "--out", str(out), "--budget", "smoke", "--device", "cpu"]) == 0
     assert (out / "report.json").read_text() == before
+    # both top-k gates are recorded; a record from before the gate existed is evaluated again, not retrained
+    rec = records["oracle-grounded-s0"]
+    assert rec["ade_like"]["gate"] == "groups" and rec["voc_like"]["gate"] == "groups"
+    assert set(rec["ade_like"]["image_gate"]) == {"miou", "object_miou", "stuff_miou"}
+    assert "voc mIoU, image gate" in md
+    path = out / "evals" / "oracle-grounded-s0.json"
+    old = {**rec, "ade_like": {k: v for k, v in rec["ade_like"].items() if k not in ("gate", "image_gate")}}
+    path.write_text(json.dumps(old))
+    log_before = (out / "runs" / "oracle-grounded-s0" / "log.jsonl").read_text()
+    assert main(["demo", "--out", str(out), "--budget", "smoke", "--device", "cpu"]) == 0
+    assert json.loads(path.read_text())["ade_like"]["gate"] == "groups"
+    assert (out / "runs" / "oracle-grounded-s0" / "log.jsonl").read_text() == log_before

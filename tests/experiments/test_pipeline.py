@@ -10,7 +10,8 @@ from cocu.errors import CocuError
 from cocu.experiments.pipeline import SyntheticPipeline, get_budget
 from cocu.train.config import make_config
 
-ISO = {"isolated_groups": "region_local"}  # the grounded recipe's model (stop 16)
+ISO = {"isolated_groups": "region_local", "num_group_tokens": [16, 8, 0],
+       "num_output_groups": [16, 8]}  # the grounded recipe's model (stop 17)
 
 
 def _run(tmp_path, **settings):
@@ -51,7 +52,7 @@ def test_the_grounded_recipe_checks_its_model_setting(tmp_path):
     assert grounded.model_overrides == ISO
     assert SyntheticPipeline(tmp_path, get_budget("smoke"), objective="paper").model_overrides == {}
     grounded.check_cached_run(_run(tmp_path, objective="grounded", model_overrides=ISO))
-    with pytest.raises(CocuError, match=r"isolated_groups 'off' \(now 'region_local'\)"):
+    with pytest.raises(CocuError, match=r"isolated_groups 'default' \(now 'region_local'\)"):
         grounded.check_cached_run(_run(tmp_path, objective="grounded"))  # a run from before stop 15
     with pytest.raises(CocuError, match=r"isolated_groups 'region_alone' \(now 'region_local'\)"):
         grounded.check_cached_run(_run(tmp_path, objective="grounded",  # stop 15's model

@@ -118,3 +118,18 @@ def test_cli_segment_user_errors(tmp_path, monkeypatch, capsys):
     Image.fromarray(stripes()).save(tmp_path / "img.png")
     assert cli.main(["segment", str(tmp_path / "img.png"), "--checkpoint", "x", "--labels", ","]) == 2
     assert "empty label list" in capsys.readouterr().err
+
+
+def test_cli_segment_gate(tmp_path, monkeypatch):
+    """--gate groups reaches the protocol (GroupViT's image-embedding gate stays the default)."""
+    monkeypatch.setattr(commands, "_load_model", lambda path, device: ColourGroupModel())
+    Image.fromarray(stripes()).save(tmp_path / "img.png")
+    for gate, want in ((None, "image"), ("groups", "groups")):
+        out = tmp_path / f"out-{want}"
+        args = ["segment", str(tmp_path / "img.png"), "--checkpoint", "fake", "--labels", "cat, sofa, floor",
+                "--out", str(out)] + (["--gate", gate] if gate else [])
+        assert cli.main(args) == 0
+        meta = json.loads((out / "img_segment.json").read_text())
+        assert meta["protocol"]["gate"] == want
+        with Image.open(out / "img_mask.png") as im:  # three labels, three groups: both gates keep all
+            assert (np.asarray(im)[:, :6] == 1).all()

@@ -58,7 +58,7 @@ def _settings(args: argparse.Namespace):
 
     return SuiteSettings(templates=args.templates, pamr=args.pamr, threshold=args.threshold,
                          mode=args.mode, crop=args.crop, stride=args.stride,
-                         short_side=args.short_side, subset=args.subset,
+                         short_side=args.short_side, gate=args.gate, subset=args.subset,
                          window_batch=args.window_batch)
 
 
@@ -114,6 +114,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crop", type=int_at_least(1), help="override the sliding-window size")
     p.add_argument("--stride", type=int_at_least(1), help="override the sliding-window stride")
     p.add_argument("--short-side", type=int_at_least(1), help="override the test-time resize (short side)")
+    p.add_argument("--gate", choices=("image", "groups"),
+                   help="what picks the 5 classes a window may use: the image embedding (official; "
+                        "the real benchmarks' default) or each class's best group (the synthetic splits' default)")
     p.add_argument("--window-batch", type=int_at_least(1), default=16,
                    help="windows per forward pass (default 16)")
     add_device(p)

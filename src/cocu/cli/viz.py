@@ -36,7 +36,7 @@ def run_segment(args: argparse.Namespace) -> int:
     files = list_images(args.images)  # bad paths fail before the model loads
     model = _load_model(args.checkpoint, args.device)
     segmenter = PhotoSegmenter(model, args.labels, args.background_threshold,
-                               protocol=protocol_for(model, args.short_side, args.window), pamr=args.pamr)
+                               protocol=protocol_for(model, args.short_side, args.window, args.gate), pamr=args.pamr)
     items = segment_images(segmenter, files, args.out, skip_existing=args.skip_existing,
                            overlay_max_side=args.overlay_max_side, alpha=args.alpha, keep_results=True)
     if len(items) == 1 and items[0].error:
@@ -198,6 +198,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="resize the image's short side to this before the sliding window (default: by model size)")
     p.add_argument("--window", type=int_at_least(1), default=None,
                    help="sliding window size (with --short-side; default: the short side)")
+    p.add_argument("--gate", choices=("image", "groups"), default=None,
+                   help="what picks the 5 labels a window may use: the image embedding (GroupViT's "
+                        "inference, the default) or each label's best group (better for the tiny CPU models)")
     p.add_argument("--skip-existing", action="store_true", help="skip images whose JSON is already in --out")
     add_device(p)
     p.set_defaults(func=run_segment)

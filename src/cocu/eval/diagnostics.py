@@ -5,7 +5,8 @@ Beside mIoU these separate the two things a GroupViT must learn (DESIGN §5):
 get the right class?). Reported per split (IoUs in percent, like mmseg's printed mIoU):
 
 - ``miou``, ``object_miou``, ``stuff_miou``: zero-shot IoU (the standard path), overall and
-  over object / stuff classes;
+  over object / stuff classes, with the top-k gate of the synthetic protocol (``gate``);
+  ``image_gate``: the same three with the official gate (the image embedding picks the top-k);
 - ``chance_miou``: mIoU of uniformly random labels on the same split (a floor to compare with);
 - ``grouping_miou``: IoU after labelling every final group with the majority true class of its
   pixels (perfect naming: measures grouping alone); ``object_grouping_miou``: its mean over
@@ -104,10 +105,11 @@ def chance_miou(benchmark: SegBenchmark, seed: int = 0) -> float:
 @torch.no_grad()
 def synthetic_diagnostics(model: Any, benchmark: SegBenchmark, world_json: str | Path, *,
                           device: str | torch.device = "cpu", batch_size: int = 32,
-                          often_threshold: float = 0.5) -> dict[str, Any]:
+                          often_threshold: float = 0.5, gate: str | None = None) -> dict[str, Any]:
     """All diagnostics above for ``model`` on a synthetic split without background (ADE-like).
 
     Images are segmented whole at their own size (the synthetic protocol), in batches.
+    ``gate``: the top-k gate of the zero-shot path (default: the protocol's).
     """
     if benchmark.background:
         raise ValueError("synthetic_diagnostics expects a split without background (ade_like)")
@@ -115,11 +117,13 @@ def synthetic_diagnostics(model: Any, benchmark: SegBenchmark, world_json: str |
     classes = list(benchmark.classes)
     n_cls = len(classes)
     protocol = get_protocol("synthetic_ade")
+    gate = gate or protocol.gate
     seg = ZeroShotSegmenter(model, benchmark.prompt_classes, protocol.templates, None,
                             protocol=protocol, device=device)
     kinds = class_kinds(world_json)
     rates = naming_rates(world_json)
-    zero_shot = IoUAccumulator(n_cls, benchmark.ignore_index, False, class_names=classes)
+    zero_shot = {g: IoUAccumulator(n_cls, benchmark.ignore_index, False, class_names=classes)
+                 for g in dict.fromkeys((gate, "image"))}  # this gate, and the official one
     grouping = IoUAccumulator(n_cls, benchmark.ignore_index, False, class_names=classes)
     is_object = np.array([kinds.get(c) == "object" for c in classes])
     named = np.zeros(4, dtype=np.int64)  # naming_counts summed over the images
@@ -137,16 +141,17 @@ def synthetic_diagnostics(model: Any, benchmark: SegBenchmark, world_json: str |
                          for im in images])
         out = model.encode_image(x, return_feat=True, return_attn=True)
         maps = group_maps(out.attn_soft, getattr(out, "grid", None), size)  # [B, G, H, W]
-        logits = window_logits(out.image_x, out.image_feat, maps, seg.text, model.logit_scale,
-                               bg_thresh=None, topk=seg.topk)
-        preds = F.softmax(logits, dim=1).argmax(1).cpu().numpy()
+        preds = {g: F.softmax(window_logits(out.image_x, out.image_feat, maps, seg.text, model.logit_scale,
+                                            bg_thresh=None, topk=seg.topk, gate=g), dim=1).argmax(1).cpu().numpy()
+                 for g in zero_shot}
         groups = maps.argmax(1).cpu().numpy()
         feat = F.normalize(out.image_feat.float(), dim=-1)
         group_class = (feat @ seg.text.T).argmax(-1).cpu().numpy()  # [B, G] best class per group
         image_scores = (F.normalize(out.image_x.float(), dim=-1) @ seg.text.T).cpu().numpy()
         num_groups = maps.shape[1]
         for b, label in enumerate(labels):
-            zero_shot.update(preds[b], label)
+            for g, acc in zero_shot.items():
+                acc.update(preds[g][b], label)
             major = majority_labels(groups[b], label, num_groups, n_cls, benchmark.ignore_index)
             grouping.update(np.where(major[groups[b]] >= 0, major[groups[b]], 255), label)
             named += naming_counts(groups[b], label, major, group_class[b], is_object, benchmark.ignore_index)
@@ -156,8 +161,9 @@ def synthetic_diagnostics(model: Any, benchmark: SegBenchmark, world_json: str |
                 hits["all"].append(hit)
                 hits["often" if rates.get(classes[c], 0.0) >= often_threshold else "rare"].append(hit)
 
-    zs, gr = zero_shot.compute(), grouping.compute()
-    ious, grouping_ious = ({c: 100.0 * v for c, v in zip(classes, r["per_class"]["IoU"])} for r in (zs, gr))
+    zs, gr, official = zero_shot[gate].compute(), grouping.compute(), zero_shot["image"].compute()
+    ious, grouping_ious, official_ious = ({c: 100.0 * v for c, v in zip(classes, r["per_class"]["IoU"])}
+                                          for r in (zs, gr, official))
 
     def mean(v: list[bool]) -> float:
         return float(np.mean(v)) if v else float("nan")
@@ -166,6 +172,9 @@ def synthetic_diagnostics(model: Any, benchmark: SegBenchmark, world_json: str |
         "miou": float(zs["mIoU"]),
         "object_miou": kind_mean(ious, kinds, "object"),
         "stuff_miou": kind_mean(ious, kinds, "stuff"),
+        "gate": gate,
+        "image_gate": {"miou": float(official["mIoU"]), "object_miou": kind_mean(official_ious, kinds, "object"),
+                       "stuff_miou": kind_mean(official_ious, kinds, "stuff")},
         "chance_miou": chance_miou(benchmark),
         "grouping_miou": float(gr["mIoU"]),
         "object_grouping_miou": kind_mean(grouping_ious, kinds, "object"),

@@ -11,6 +11,8 @@ Official steps (NVlabs/GroupViT ``segmentation/evaluation/group_vit_seg.py``, ru
 3. Group → class: cosine(group, class) × clamp(exp(logit_scale), max=100), softmax over classes
    (``pre``); the image embedding's softmax picks the top-k (5) classes; the other classes are
    masked to −inf, softmax again, multiplied by ``pre``. Each pixel takes its group's row.
+   (``gate="groups"``, ours, not official: the top-k ranks each class by its best group's
+   ``pre`` instead of by the image embedding; see ``Protocol.gate``.)
 4. Background (object-only benchmarks): channel 0 is 1 where the pixel's best class score is
    below ``min(bg_thresh, max affinity in the window)``, else 0.
 5. mmseg ``slide_inference``: windows of ``crop`` every ``stride`` (the last one flush with the
@@ -110,22 +112,28 @@ def group_maps(attn_soft: Sequence[torch.Tensor], grid: tuple[int, int] | None,
 
 def window_logits(image_x: torch.Tensor, image_feat: torch.Tensor, maps: torch.Tensor,
                   text: torch.Tensor, logit_scale: torch.Tensor, *, bg_thresh: float | None,
-                  topk: int = 5) -> torch.Tensor:
+                  topk: int = 5, gate: str = "image") -> torch.Tensor:
     """Per-window class scores ``[B, K, H, W]`` (K = N + 1 with background channel 0).
 
     ``image_x [B, D]`` pooled embedding, ``image_feat [B, G, D]`` group embeddings,
     ``maps [B, G, H, W]`` soft group maps, ``text [N, D]`` normalised class embeddings.
+    ``gate``: what ranks the classes for the top-k: ``"image"`` (official: the image embedding's
+    softmax) or ``"groups"`` (each class's best group score, ``pre.amax`` over groups).
     """
     feat = F.normalize(image_feat.float(), dim=-1)
-    avg = F.normalize(image_x.float(), dim=-1)
     text = text.to(feat)
     scale = torch.clamp(logit_scale.detach().float().exp(), max=100)
     n = text.shape[0]
     affinity = (feat @ text.T) * scale  # [B, G, N]
     pre = F.softmax(affinity, dim=-1)
-    avg_aff = F.softmax((avg @ text.T) * scale, dim=-1)  # [B, N]
-    top = avg_aff.topk(k=min(topk, n), dim=-1).indices
-    keep = torch.zeros_like(avg_aff, dtype=torch.bool).scatter_(1, top, True)
+    if gate == "image":
+        rank = F.softmax((F.normalize(image_x.float(), dim=-1) @ text.T) * scale, dim=-1)  # [B, N]
+    elif gate == "groups":
+        rank = pre.amax(dim=1)  # [B, N]: each class's best group
+    else:
+        raise CocuError(f"gate must be 'image' or 'groups', got {gate!r}")
+    top = rank.topk(k=min(topk, n), dim=-1).indices
+    keep = torch.zeros_like(rank, dtype=torch.bool).scatter_(1, top, True)
     affinity = affinity.masked_fill(~keep[:, None, :], float("-inf"))
     affinity = F.softmax(affinity, dim=-1) * pre  # [B, G, N]
 
@@ -164,7 +172,7 @@ class ZeroShotSegmenter:
     """Segments images into ``class_names`` with a GroupViT-like model.
 
     ``bg_thresh``: ``None`` → no background (labels 0..N-1 = ``class_names``); a float → label 0
-    is background and class i is label i + 1. ``protocol`` gives resize, window, top-k, PAMR and
+    is background and class i is label i + 1. ``protocol`` gives resize, window, top-k gate, PAMR and
     normalisation (its ``bg_thresh`` is *not* used here; pass it explicitly). ``window_batch``
     windows go through the model together (all windows of an image when ``None``).
     """
@@ -184,6 +192,7 @@ class ZeroShotSegmenter:
         self.templates = tuple(templates) if templates is not None else self.protocol.templates
         self.bg_thresh = bg_thresh
         self.topk = topk if topk is not None else self.protocol.topk
+        self.gate = self.protocol.gate
         self.window_batch = window_batch
         if text_embeddings is None:
             text_embeddings = build_class_embeddings(self.model, self.class_names, self.templates,
@@ -215,7 +224,7 @@ class ZeroShotSegmenter:
         size = tuple(windows.shape[-2:])
         maps = group_maps(out.attn_soft, getattr(out, "grid", None), size)
         logits = window_logits(out.image_x, out.image_feat, maps, self.text, self.model.logit_scale,
-                               bg_thresh=self.bg_thresh, topk=self.topk)
+                               bg_thresh=self.bg_thresh, topk=self.topk, gate=self.gate)
         if self.protocol.pamr:
             logits = pamr_refine(windows.float(), logits)
         return logits

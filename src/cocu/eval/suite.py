@@ -97,6 +97,7 @@ class SuiteSettings:
     crop: int | None = None
     stride: int | None = None
     short_side: int | None = None
+    gate: str | None = None              # image | groups (top-k gate)
     subset: int | None = None
     window_batch: int = 16
 
@@ -106,7 +107,7 @@ class SuiteSettings:
         if self.templates == "tcl":
             protocol = tcl_style(protocol, pamr=self.pamr)
         protocol = protocol.with_(bg_thresh=self.threshold, pamr=True if self.pamr else None,
-                                  mode=self.mode, crop=self.crop, stride=self.stride)
+                                  mode=self.mode, crop=self.crop, stride=self.stride, gate=self.gate)
         if self.short_side is not None:
             protocol = protocol.with_(img_scale=(max(2048, self.short_side), self.short_side))
         return protocol

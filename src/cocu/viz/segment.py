@@ -96,9 +96,9 @@ def default_protocol(model: torch.nn.Module) -> Any:
                     source="cocu segment: short side and window from the model's input size")
 
 
-def protocol_for(model: Any, short_side: int | None, window: int | None) -> Any:
-    """:func:`default_protocol` with another short side and/or window (None keeps the defaults)."""
-    base = default_protocol(model)
+def protocol_for(model: Any, short_side: int | None, window: int | None, gate: str | None = None) -> Any:
+    """:func:`default_protocol` with another short side, window and/or top-k gate (None keeps the defaults)."""
+    base = default_protocol(model).with_(gate=gate)
     if not short_side and not window:
         return base
     short = short_side or base.img_scale[1]
