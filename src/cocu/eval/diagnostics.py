@@ -102,6 +102,22 @@ def chance_miou(benchmark: SegBenchmark, seed: int = 0) -> float:
     return float(acc.compute()["mIoU"])
 
 
+def zero_shot_labels(out: Any, maps: torch.Tensor, seg: ZeroShotSegmenter, logit_scale: torch.Tensor,
+                     gate: str) -> np.ndarray:
+    """Zero-shot label maps ``[B, H, W]`` of one batch: ``out`` the model's ``encode_image`` output,
+    ``maps [B, G, H, W]`` its group maps, classes kept by the top-k ``gate``."""
+    logits = window_logits(out.image_x, out.image_feat, maps, seg.text, logit_scale, bg_thresh=None,
+                           topk=seg.topk, gate=gate)
+    return F.softmax(logits, dim=1).argmax(1).cpu().numpy()
+
+
+def iou_summary(result: dict[str, Any], classes: Sequence[str], kinds: dict[str, str]) -> dict[str, Any]:
+    """mIoU, the object and stuff means and the per-class IoUs (percent) of an ``IoUAccumulator`` result."""
+    per_class = {c: 100.0 * v for c, v in zip(classes, result["per_class"]["IoU"])}
+    return {"miou": float(result["mIoU"]), "object_miou": kind_mean(per_class, kinds, "object"),
+            "stuff_miou": kind_mean(per_class, kinds, "stuff"), "per_class_iou": per_class}
+
+
 @torch.no_grad()
 def synthetic_diagnostics(model: Any, benchmark: SegBenchmark, world_json: str | Path, *,
                           device: str | torch.device = "cpu", batch_size: int = 32,
@@ -141,9 +157,7 @@ def synthetic_diagnostics(model: Any, benchmark: SegBenchmark, world_json: str |
                          for im in images])
         out = model.encode_image(x, return_feat=True, return_attn=True)
         maps = group_maps(out.attn_soft, getattr(out, "grid", None), size)  # [B, G, H, W]
-        preds = {g: F.softmax(window_logits(out.image_x, out.image_feat, maps, seg.text, model.logit_scale,
-                                            bg_thresh=None, topk=seg.topk, gate=g), dim=1).argmax(1).cpu().numpy()
-                 for g in zero_shot}
+        preds = {g: zero_shot_labels(out, maps, seg, model.logit_scale, g) for g in zero_shot}
         groups = maps.argmax(1).cpu().numpy()
         feat = F.normalize(out.image_feat.float(), dim=-1)
         group_class = (feat @ seg.text.T).argmax(-1).cpu().numpy()  # [B, G] best class per group
@@ -161,23 +175,19 @@ def synthetic_diagnostics(model: Any, benchmark: SegBenchmark, world_json: str |
                 hits["all"].append(hit)
                 hits["often" if rates.get(classes[c], 0.0) >= often_threshold else "rare"].append(hit)
 
-    zs, gr, official = zero_shot[gate].compute(), grouping.compute(), zero_shot["image"].compute()
-    ious, grouping_ious, official_ious = ({c: 100.0 * v for c, v in zip(classes, r["per_class"]["IoU"])}
-                                          for r in (zs, gr, official))
+    zs, official, gr = (iou_summary(acc.compute(), classes, kinds)
+                        for acc in (zero_shot[gate], zero_shot["image"], grouping))
 
     def mean(v: list[bool]) -> float:
         return float(np.mean(v)) if v else float("nan")
 
     return {
-        "miou": float(zs["mIoU"]),
-        "object_miou": kind_mean(ious, kinds, "object"),
-        "stuff_miou": kind_mean(ious, kinds, "stuff"),
+        **{k: zs[k] for k in ("miou", "object_miou", "stuff_miou")},
         "gate": gate,
-        "image_gate": {"miou": float(official["mIoU"]), "object_miou": kind_mean(official_ious, kinds, "object"),
-                       "stuff_miou": kind_mean(official_ious, kinds, "stuff")},
+        "image_gate": {k: official[k] for k in ("miou", "object_miou", "stuff_miou")},
         "chance_miou": chance_miou(benchmark),
-        "grouping_miou": float(gr["mIoU"]),
-        "object_grouping_miou": kind_mean(grouping_ious, kinds, "object"),
+        "grouping_miou": gr["miou"],
+        "object_grouping_miou": gr["object_miou"],
         "naming_accuracy": float(named[0] / max(named[1], 1)),
         "object_naming_accuracy": float(named[2] / max(named[3], 1)),
         "groups_in_use": float(np.mean(used_groups)) if used_groups else float("nan"),
@@ -185,7 +195,7 @@ def synthetic_diagnostics(model: Any, benchmark: SegBenchmark, world_json: str |
         "image_recall": mean(hits["all"]),
         "image_recall_often": mean(hits["often"]),
         "image_recall_rare": mean(hits["rare"]),
-        "per_class_iou": ious,
+        "per_class_iou": zs["per_class_iou"],
         "images": len(samples),
     }
 
