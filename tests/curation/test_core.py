@@ -139,9 +139,11 @@ def test_vectorised_equals_official_loop(ranking, n, exclude):
         np.testing.assert_allclose(got["s_a"], [T[c] @ v32[anchors[b]] for c in got["concept_ids"]],
                                    atol=1e-6)
         # the official loop runs in float32: s_b = s_a / mean(v_c) amplifies the rounding of
-        # mean(v_c) by s_b²/|s_a|, and s_a / M grows large when M is small
+        # mean(v_c) by s_b²/|s_a|, and s_a / M that of M by (s_a / M)²/|s_a| (M is small for some
+        # anchors; which float32 kernel rounds how differs between AVX2 and AVX-512 machines)
         s_b = got["s_b"].astype(np.float64)
-        tol = 1e-5 + 2e-6 * np.abs(want) + 1e-6 * s_b**2 / np.abs(got["s_a"])
+        first = got["score"].astype(np.float64) - s_b  # s_a / M
+        tol = 1e-5 + 2e-6 * np.abs(want) + 1e-6 * (s_b**2 + first**2) / np.abs(got["s_a"])
         assert np.all(np.abs(got["score"] - want) <= tol), (got["score"], want)
 
 
