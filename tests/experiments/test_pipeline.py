@@ -57,3 +57,36 @@ def test_the_grounded_recipe_checks_its_model_setting(tmp_path):
     with pytest.raises(CocuError, match=r"isolated_groups 'region_alone' \(now 'region_local'\)"):
         grounded.check_cached_run(_run(tmp_path, objective="grounded",  # stop 15's model
                                        model_overrides={"isolated_groups": "region_alone"}))
+
+
+def test_the_demo_budget_trains_fewer_samples_in_fp32():
+    demo = get_budget("demo")
+    assert demo.for_amp("bf16").train_samples == 24000 and demo.for_amp("fp16") is demo
+    assert demo.for_amp("none").train_samples == 16000
+    assert demo.scaled(0.5).for_amp("none").train_samples == 8000
+    assert demo.scaled(0.5).for_amp("bf16").train_samples == 12000
+    assert get_budget("experiment").for_amp("none").train_samples == 320000  # no fp32 variant
+
+
+def test_an_explicit_sample_count_holds_in_fp32():
+    import argparse
+
+    from cocu.cli.experiments import _budget
+
+    args = argparse.Namespace(budget="demo", train_samples=20000, num_train=None)
+    assert _budget(args).for_amp("none").train_samples == 20000
+    args.train_samples = None
+    assert _budget(args).for_amp("none").train_samples == 16000
+
+
+def test_only_the_demo_uses_the_fp32_budget(monkeypatch):
+    from cocu.experiments import runners
+
+    seen = {}
+    monkeypatch.setattr("cocu.utils.device.auto_amp", lambda device="auto": "none")
+    monkeypatch.setattr(runners, "run_experiment", lambda out, regimes, seeds, budget, **kw: seen.update(
+        budget=budget, amp=kw.get("amp")))
+    runners.run_demo("unused")
+    assert seen == {"budget": get_budget("demo").for_amp("none"), "amp": "none"}
+    runners.run_main("unused", seeds=[0], budget=get_budget("demo"))
+    assert seen["budget"].train_samples == 24000

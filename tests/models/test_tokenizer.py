@@ -40,3 +40,16 @@ def test_bad_input_is_a_clear_error():
         tokenize([1, 2])
     with pytest.raises(CocuError, match="context_length"):
         tokenize(["x"], context_length=1)
+
+
+def test_cached_rows_match_open_clip_and_stay_unshared():
+    from open_clip.tokenizer import SimpleTokenizer
+
+    texts = ["a photo of a dog.", "A Puppy &amp; a CAR", "a photo of a dog.", "", " ".join(["word"] * 100)]
+    ref = SimpleTokenizer()(texts, context_length=77)  # open_clip itself, no cache
+    for _ in range(2):  # the second call is served from the cache
+        ids = tokenize(texts)
+        assert torch.equal(ids, ref)
+        ids[0, 1] = 7  # callers may write into what they get: the cache must not see it
+    assert torch.equal(tokenize(texts[:1]), ref[:1])
+    assert tokenize([]).shape == (0, 77) and tokenize([], context_length=5).shape == (0, 5)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from cocu.errors import CocuError
-from cocu.cli.flags import add_checkpoint, add_device, float_at_least, int_at_least
+from cocu.cli.flags import GATE_CHOICES, add_checkpoint, add_device, float_at_least, int_at_least
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -114,7 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crop", type=int_at_least(1), help="override the sliding-window size")
     p.add_argument("--stride", type=int_at_least(1), help="override the sliding-window stride")
     p.add_argument("--short-side", type=int_at_least(1), help="override the test-time resize (short side)")
-    p.add_argument("--gate", choices=("image", "groups"),
+    p.add_argument("--gate", choices=GATE_CHOICES,
                    help="what picks the 5 classes a window may use: the image embedding (official; "
                         "the real benchmarks' default) or each class's best group (the synthetic splits' default)")
     p.add_argument("--window-batch", type=int_at_least(1), default=16,

@@ -15,6 +15,8 @@ def _budget(args: argparse.Namespace):
     budget = get_budget(args.budget)
     overrides = {k: v for k, v in (("train_samples", args.train_samples),
                                    ("num_train", args.num_train)) if v is not None}
+    if args.train_samples is not None:  # an explicit count holds on every machine
+        overrides["fp32_train_samples"] = None
     return dataclasses.replace(budget, **overrides)
 
 
@@ -91,7 +93,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser, budget: str) -> None:
     p.add_argument("--budget", default=budget, choices=("demo", "experiment", "smoke"),
                    help=f"data/compute preset per model (default: {budget})")
-    p.add_argument("--train-samples", type=int, help="override: images seen per training run")
+    p.add_argument("--train-samples", type=int, help="override: images seen per training run (the demo "
+                                                      "budget's default: 24000, or 16000 where training runs in fp32)")
     p.add_argument("--num-train", type=int, help="override: synthetic training images")
     add_device(p)
     p.add_argument("--objective", nargs="+", choices=OBJECTIVES, default=None,

@@ -13,6 +13,9 @@ from collections.abc import Callable
 
 from cocu.utils.checks import bound_problem
 
+#: cocu.eval.protocol.GATES, spelled here so that the CLI starts without importing torch
+#: (tests/cli/test_flags.py checks that the two agree)
+GATE_CHOICES = ("image", "groups")
 CHECKPOINT_HELP = "checkpoint (.pt/.safetensors/official .pth/Hugging Face folder) or preset name"
 VOCAB_HELP = "vocabulary file or official gallery .json (default: the packaged one)"
 

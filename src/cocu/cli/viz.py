@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cocu.errors import CocuError
-from cocu.cli.flags import add_checkpoint, add_device, add_vocab, float_at_least, int_at_least
+from cocu.cli.flags import GATE_CHOICES, add_checkpoint, add_device, add_vocab, float_at_least, int_at_least
 from cocu.utils.io import check_output
 
 
@@ -198,7 +198,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="resize the image's short side to this before the sliding window (default: by model size)")
     p.add_argument("--window", type=int_at_least(1), default=None,
                    help="sliding window size (with --short-side; default: the short side)")
-    p.add_argument("--gate", choices=("image", "groups"), default=None,
+    p.add_argument("--gate", choices=GATE_CHOICES, default=None,
                    help="what picks the 5 labels a window may use: the image embedding (GroupViT's "
                         "inference, the default) or each label's best group (better for the tiny CPU models)")
     p.add_argument("--skip-existing", action="store_true", help="skip images whose JSON is already in --out")

@@ -26,6 +26,9 @@ from cocu.errors import CocuError
 from cocu.data.templates import GROUPVIT_EVAL_TEMPLATES
 from cocu.data.transforms import IMAGENET_MEAN_255, IMAGENET_STD_255
 
+#: What may pick the ``topk`` classes a window uses (``Protocol.gate``).
+GATES: tuple[str, ...] = ("image", "groups")
+
 # TCL's "custom" set: GroupViT's 7 "subset" ImageNet templates + 2 (khanrc/tcl datasets/templates.py)
 TCL_TEMPLATES: tuple[str, ...] = (
     "itap of a {}.", "a bad photo of a {}.", "a origami {}.", "a photo of the large {}.",
@@ -68,8 +71,8 @@ class Protocol:
             raise CocuError(f"sliding window needs 0 < stride <= crop, got {self.stride}/{self.crop}")
         if self.bg_thresh is not None and not 0.0 <= self.bg_thresh <= 1.0:
             raise CocuError(f"background threshold must be in [0, 1], got {self.bg_thresh}")
-        if self.gate not in ("image", "groups"):
-            raise CocuError(f"protocol gate must be 'image' or 'groups', got {self.gate!r}")
+        if self.gate not in GATES:
+            raise CocuError(f"protocol gate must be one of {GATES}, got {self.gate!r}")
         if self.topk < 1:
             raise CocuError(f"top-k must be >= 1, got {self.topk}")
         if not self.templates or any("{}" not in t for t in self.templates):

@@ -36,7 +36,7 @@ from PIL import Image
 from cocu.errors import CocuError
 from cocu.eval.pamr import pamr as pamr_refine
 from cocu.data.templates import GROUPVIT_EVAL_TEMPLATES
-from cocu.eval.protocol import Protocol
+from cocu.eval.protocol import GATES, Protocol
 from cocu.eval.transforms import normalize, rescale_size, resize_uint8
 
 Tokenizer = Callable[[list[str]], torch.Tensor]
@@ -131,7 +131,7 @@ def window_logits(image_x: torch.Tensor, image_feat: torch.Tensor, maps: torch.T
     elif gate == "groups":
         rank = pre.amax(dim=1)  # [B, N]: each class's best group
     else:
-        raise CocuError(f"gate must be 'image' or 'groups', got {gate!r}")
+        raise CocuError(f"gate must be one of {GATES}, got {gate!r}")
     top = rank.topk(k=min(topk, n), dim=-1).indices
     keep = torch.zeros_like(rank, dtype=torch.bool).scatter_(1, top, True)
     affinity = affinity.masked_fill(~keep[:, None, :], float("-inf"))

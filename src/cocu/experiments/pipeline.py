@@ -44,15 +44,26 @@ class Budget:
     multi_label: int = 3         # K prompts per image
     warmup_fraction: float = 0.1  # share of the training steps spent warming up
     workers: int = 2             # data-loading processes
+    # `cocu demo` only: images seen per run where training runs in fp32 (no native bf16), so that
+    # the demo stays within its 20 minutes on such CPUs (None: train_samples everywhere)
+    fp32_train_samples: int | None = None
 
     def scaled(self, factor: float) -> Budget:
         """The same budget with ``factor`` × the training samples."""
-        return replace(self, train_samples=int(self.train_samples * factor))
+        fp32 = None if self.fp32_train_samples is None else int(self.fp32_train_samples * factor)
+        return replace(self, train_samples=int(self.train_samples * factor), fp32_train_samples=fp32)
+
+    def for_amp(self, amp: str) -> Budget:
+        """The budget the demo spends where training runs at ``amp`` (``none`` = fp32: ``fp32_train_samples``)."""
+        if amp == "none" and self.fp32_train_samples is not None:
+            return replace(self, train_samples=self.fp32_train_samples)
+        return self
 
 
 BUDGETS: dict[str, Budget] = {
-    # fits `make demo` (3 models + curation) in about 20 minutes on 2 CPU cores
-    "demo": Budget(),
+    # fits `make demo` (3 models + curation) in 20 minutes on 2 CPU cores: 24k samples per model
+    # with bf16 autocast, 16k in fp32 (docs/STUDY.md, stop 19)
+    "demo": Budget(fp32_train_samples=16000),
     # about an hour per model on 2 CPU cores
     "experiment": Budget(num_train=40000, num_val=500, train_samples=320000, clip_steps=1500),
     # a few seconds per step: tests and smoke runs

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cocu.eval.protocol import get_protocol
-from cocu.experiments.pipeline import MODEL_OVERRIDES, Budget, SyntheticPipeline
+from cocu.experiments.pipeline import MODEL_OVERRIDES, Budget, SyntheticPipeline, get_budget
 from cocu.experiments.regimes import REGIMES, Regime
 from cocu.experiments.summary import (METRICS, aggregate, format_rows, markdown_table, paired_difference,
                                       write_tables)
@@ -279,11 +279,24 @@ DEMO_INTRO = (
 def run_demo(out: str | Path = "demo_out", *, seeds: list[int] | None = None,
              budget: Budget | None = None, device: str = "auto",
              objectives: list[str] | None = None) -> dict[str, Any]:
-    """The demo: baseline, CoCu (#4) and oracle on the synthetic world, with a report."""
+    """The demo: baseline, CoCu (#4) and oracle on the synthetic world, with a report.
+
+    Where training runs in fp32 (no native bf16) the budget's ``fp32_train_samples`` replaces its
+    ``train_samples`` (the demo's 20 minutes); ``cocu experiment`` keeps ``train_samples``.
+    """
+    from cocu.utils.device import auto_amp
+
+    amp = auto_amp(device)
+    budget = budget or get_budget("demo")
+    demo_budget = budget.for_amp(amp)
+    if demo_budget.train_samples != budget.train_samples:
+        log.info("training runs in fp32 here (no native bf16): %d samples per model instead of %d, to keep "
+                 "the demo near 20 minutes (--train-samples to choose)", demo_budget.train_samples,
+                 budget.train_samples)
     regimes = [REGIMES["baseline"], REGIMES["cocu"], REGIMES["oracle"]]
-    return run_experiment(out, regimes, seeds or [0], budget or Budget(), name="report",
+    return run_experiment(out, regimes, seeds or [0], demo_budget, name="report",
                           title="cocu demo: baseline vs CoCu vs oracle", intro=DEMO_INTRO,
-                          device=device, objectives=objectives)
+                          device=device, amp=amp, objectives=objectives)
 
 
 def run_main(out: str | Path, *, seeds: list[int], budget: Budget, device: str = "auto",

@@ -33,8 +33,14 @@ def eot_token_id() -> int:
     return int(get_tokenizer().eot_token_id)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _tokenize_one(text: str, context_length: int) -> torch.Tensor:
+    """One text → its ids [context_length] (cached: training draws the same prompts again and again)."""
+    return get_tokenizer()([text], context_length=context_length)[0]
+
+
 def tokenize(texts: str | Sequence[str], context_length: int = CONTEXT_LENGTH) -> torch.LongTensor:
-    """texts (N strings) → LongTensor [N, context_length]."""
+    """texts (N strings) → LongTensor [N, context_length] (a fresh tensor; rows are cached per text)."""
     if isinstance(texts, str):
         texts = [texts]
     if context_length < 2:
@@ -42,7 +48,9 @@ def tokenize(texts: str | Sequence[str], context_length: int = CONTEXT_LENGTH) -
     bad = [t for t in texts if not isinstance(t, str)]
     if bad:
         raise CocuError(f"tokenize expects strings, got {type(bad[0]).__name__}")
-    return get_tokenizer()(list(texts), context_length=context_length)
+    if not texts:
+        return torch.zeros(0, context_length, dtype=torch.long)
+    return torch.stack([_tokenize_one(t, context_length) for t in texts])
 
 
 def decode(ids: torch.Tensor | Sequence[int]) -> str:
