@@ -13,9 +13,13 @@ KEYS = ("miou", "voc_miou", "object_miou", "stuff_miou", "grouping_miou", "namin
 
 
 def recs(folder, name, seeds=range(10)):
-    """{seed: record} of run ``name`` in ``folder`` (those of ``seeds`` that exist)."""
-    return {s: json.load(open(f"{folder}/{name}-s{s}.json")) for s in seeds
-            if os.path.exists(f"{folder}/{name}-s{s}.json")}
+    """{seed: record} of run ``name`` in ``folder`` (those of ``seeds`` that exist); ``name`` may be a tuple of
+    names whose seeds are pooled (the first name holding a seed gives its record)."""
+    out = {}
+    for n in (name,) if isinstance(name, str) else name:
+        out.update({s: json.load(open(f"{folder}/{n}-s{s}.json")) for s in seeds
+                    if s not in out and os.path.exists(f"{folder}/{n}-s{s}.json")})
+    return dict(sorted(out.items()))
 
 
 def summary(folder, name, seeds=range(10), keys=KEYS):
@@ -45,3 +49,31 @@ def paired_pooled(folder, pairs, seeds=range(10), keys=KEYS):
         out[k] = {"per_seed": [round(x, 3) for x in d], "mean": round(m, 3), "std": round(sd, 3),
                   "ci95": [round(m - h, 3), round(m + h, 3)]}
     return out
+
+
+def section(folder, arms, pairs, seeds=range(10), keys=KEYS, min_seeds=2):
+    """``{"runs", "paired"}`` of the labelled runs ``arms`` ({label: run}; those with ≥ ``min_seeds`` records) and
+    of the label pairs ``pairs`` ((a, b): a − b) that share at least two seeds."""
+    arms = {k: v for k, v in arms.items() if len(recs(folder, v, seeds)) >= min_seeds}
+    shared = lambda a, b: len(set(recs(folder, arms[a], seeds)) & set(recs(folder, arms[b], seeds))) > 1
+    return {"runs": {k: {"records": v, **summary(folder, v, seeds, keys)} for k, v in arms.items()},
+            "paired": {f"{a} − {b}": paired(folder, arms[a], arms[b], seeds, keys) for a, b in pairs
+                       if a in arms and b in arms and shared(a, b)}}
+
+
+RUN_COLS = (("ADE", "miou"), ("VOC", "voc_miou"), ("object", "object_miou"), ("grouping", "grouping_miou"),
+            ("naming", "naming_accuracy"), ("groups", "groups_in_use"))
+PAIR_COLS = (("ADE", "miou"), ("VOC", "voc_miou"), ("object", "object_miou"), ("naming", "naming_accuracy"))
+
+
+def print_section(sec):
+    """Print a ``section``: each run's means ± std, each pair's mean difference and 95 % interval."""
+    width = max(map(len, sec["runs"]), default=0)
+    for k, v in sec["runs"].items():
+        m, s = v["mean"], v["std"]
+        print(f"{k:{width}s} n={len(v['seeds'])} " + "  ".join(
+            f"{n} {m[key]:.2f} ± {s[key] or 0:.2f}" for n, key in RUN_COLS if key in m))
+    for k, p in sec["paired"].items():
+        print(f"{k} (seeds {p['seeds']}): " + "; ".join(
+            f"{n} {p[key]['mean']:+.2f} [{p[key]['ci95'][0]:+.2f}, {p[key]['ci95'][1]:+.2f}]"
+            for n, key in PAIR_COLS if key in p))

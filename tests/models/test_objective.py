@@ -188,6 +188,31 @@ def test_usage_loss_matches_a_loop_and_its_ends():
     assert usage_loss(one).item() == pytest.approx(1.0) and usage_loss(spread).item() == pytest.approx(1.0)
 
 
+
+def test_usage_loss_capped_at_k_groups_matches_a_loop_and_its_ends():
+    """``groups`` = k: the shares' entropy counts up to log k, and the loss is divided by log k."""
+    g = torch.Generator().manual_seed(3)
+    maps = torch.randn(2, 6, 5, generator=g).softmax(dim=1).double()  # [B, G=6, N]
+    for k in (2, 3, 4):
+        want = 0.0
+        for b in range(2):
+            shares = [sum(maps[b, j, i].item() for i in range(5)) / 5 for j in range(6)]
+            h_shares = -sum(u * math.log(u) for u in shares)
+            h_patch = sum(-sum(maps[b, j, i].item() * math.log(maps[b, j, i].item()) for j in range(6))
+                          for i in range(5)) / 5
+            want += (1 - (min(h_shares, math.log(k)) - h_patch) / math.log(k)) / 2
+        assert usage_loss(maps, k).item() == pytest.approx(want, rel=1e-9)
+    assert torch.equal(usage_loss(maps, 6), usage_loss(maps)) and torch.equal(usage_loss(maps, 0), usage_loss(maps))
+    two = torch.zeros(1, 6, 4); two[0, 0, :2] = 1; two[0, 1, 2:] = 1   # two groups, equal shares, confident
+    four = torch.zeros(1, 6, 4); four[0, :4] = torch.eye(4)             # four groups
+    assert usage_loss(two, 2).item() == pytest.approx(0.0, abs=1e-7)   # k = 2 asks no more than two
+    assert usage_loss(four, 2).item() == pytest.approx(0.0, abs=1e-7)   # ... and does not punish more
+    assert usage_loss(two, 4).item() == pytest.approx(0.5)             # k = 4: half of log 4 missing
+    assert usage_loss(four, 4).item() == pytest.approx(0.0, abs=1e-7)
+    assert usage_loss(four).item() == pytest.approx(1 - math.log(4) / math.log(6))  # the uncapped form wants all 6
+    with pytest.raises(CocuError, match="usage-groups"):
+        Objective("grounded", usage_groups=1)
+
 def test_prompt_mask_and_patch_colours():
     ids = torch.tensor([[[5, 6], [7, 8], [5, 6]], [[1, 2], [1, 2], [1, 3]]])  # [B=2, 1+K=3, T=2]
     assert prompt_mask(ids).tolist() == [[True, False], [False, True]]
@@ -217,6 +242,11 @@ def test_objective_validation_and_paper_forward_unchanged():
                                     first_usage_weight=0.0))
     torch.testing.assert_close(used.loss, grounded.loss + used.loss_usage)
     assert used.loss_usage.item() > 0
+    capped = m(images, ids, Objective("grounded", grounding_weight=2.0, affinity_weight=0.5, usage_weight=0.3,
+                                      first_usage_weight=0.0, usage_groups=2))
+    group_maps = m.encode_image(images, return_attn=True).seg_maps().flatten(2)  # eval: no Gumbel noise
+    torch.testing.assert_close(capped.loss_usage, 0.3 * usage_loss(group_maps, 2))
+    torch.testing.assert_close(used.loss_usage, 0.3 * usage_loss(group_maps))
     # the first-stage term: the same loss on the first grouping stage's soft assignment
     both = m(images, ids, Objective("grounded", grounding_weight=2.0, affinity_weight=0.5, usage_weight=0.3,
                                     first_usage_weight=0.2))

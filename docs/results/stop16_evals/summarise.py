@@ -3,12 +3,9 @@ statistics of the stop-16 runs: the ablation (#1–#4) and the N sweep with the 
 seeds 0–2, and the ``region_local`` model against ``region_alone`` (the regionA-{baseline,cocu,oracle} records are
 stop 15's runs; this stop retrained CoCu seeds 0–2 and got identical records)."""
 import json, os, sys
-from functools import partial
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import seed_stats  # noqa: E402
-recs, summary, paired, pooled = (partial(f, HERE) for f in (seed_stats.recs, seed_stats.summary, seed_stats.paired,
-                                                            seed_stats.paired_pooled))
 ABLATION_SEEDS = (0, 1, 2)
 ABLATION = {"baseline": "regionA-baseline", "#1 ①③⑤ language, naive, plain": "regionA-a1",
             "#2 ②③⑤ vision, naive, plain": "regionA-a2", "#3 ②④⑤ vision, t2v, plain": "regionA-a3",
@@ -22,38 +19,17 @@ MODELS = {f"{regime}, {recipe}": f"{prefix}-{regime}" for recipe, prefix in
 MODEL_PAIRS = [(f"{g}, region_local", f"{g}, region_alone") for g in ("cocu", "oracle", "baseline")] + [
     (f"{g}, {r}", f"baseline, {r}") for r in ("region_alone", "region_local") for g in ("cocu", "oracle")]
 
-
-def common(a, b, seeds=range(10)):
-    return len(set(recs(a, seeds)) & set(recs(b, seeds))) > 1
-
-
-ablation = {k: v for k, v in ABLATION.items() if len(recs(v, ABLATION_SEEDS)) > 1}
-models = {k: v for k, v in MODELS.items() if len(recs(v)) > 1}
 out = {"note": "tiny preset, 24k samples per run, the grounded objective's default recipe (usage ×2, first-stage "
                "usage ×2 until 0.4), bf16 autocast (AMD EPYC with AVX512-BF16), OMP_NUM_THREADS=1, 3 runs in "
                "parallel; records: docs/results/stop16_evals/<run>-s<seed>.json; ADE-like split unless the key "
                "says voc",
        "ablation": {"seeds": list(ABLATION_SEEDS), "model": "isolated_groups = region_alone",
-                    "runs": {k: {"records": v, **summary(v, ABLATION_SEEDS)} for k, v in ablation.items()},
-                    "paired": {f"{a} − {b}": paired(ablation[a], ablation[b], ABLATION_SEEDS)
-                               for a, b in ABLATION_PAIRS if a in ablation and b in ablation
-                               and common(ablation[a], ablation[b], ABLATION_SEEDS)}},
-       "models": {"runs": {k: {"records": v, **summary(v)} for k, v in models.items()},
-                  "paired": {f"{a} − {b}": paired(models[a], models[b]) for a, b in MODEL_PAIRS
-                             if a in models and b in models and common(models[a], models[b])}}}
+                    **seed_stats.section(HERE, ABLATION, ABLATION_PAIRS, ABLATION_SEEDS)},
+       "models": seed_stats.section(HERE, MODELS, MODEL_PAIRS)}
+models = {k: v["records"] for k, v in out["models"]["runs"].items()}
 if all(f"{g}, {r}" in models for g in ("cocu", "oracle") for r in ("region_local", "region_alone")):
-    out["models"]["paired"]["cocu + oracle, region_local − region_alone (pooled)"] = pooled(
-        [(models[f"{g}, region_local"], models[f"{g}, region_alone"]) for g in ("cocu", "oracle")])
+    out["models"]["paired"]["cocu + oracle, region_local − region_alone (pooled)"] = seed_stats.paired_pooled(
+        HERE, [(models[f"{g}, region_local"], models[f"{g}, region_alone"]) for g in ("cocu", "oracle")])
 json.dump(out, open(sys.argv[1], "w"), indent=1, ensure_ascii=False)
 for part in ("ablation", "models"):
-    for k, v in out[part]["runs"].items():
-        m, s = v["mean"], v["std"]
-        print(f"{k:32s} n={len(v['seeds'])} ADE {m['miou']:5.1f} ± {s['miou'] or 0:4.1f}  VOC {m['voc_miou']:5.1f} ± "
-              f"{s['voc_miou'] or 0:4.1f}  object {m['object_miou']:5.1f}  stuff {m['stuff_miou']:5.1f}  grouping "
-              f"{m['grouping_miou']:5.1f}  naming {m['naming_accuracy']:.2f} ± {s['naming_accuracy'] or 0:.2f}  "
-              f"groups {m['groups_in_use']:.2f}")
-    for k, p in out[part]["paired"].items():
-        print(f"{k} (seeds {p['seeds']}): " + "; ".join(
-            f"{n} {p[key]['mean']:+.2f} [{p[key]['ci95'][0]:+.2f}, {p[key]['ci95'][1]:+.2f}]"
-            for n, key in (("ADE", "miou"), ("VOC", "voc_miou"), ("object", "object_miou"),
-                           ("naming", "naming_accuracy"), ("groups", "groups_in_use"))))
+    seed_stats.print_section(out[part])

@@ -4,7 +4,6 @@ AVX512-BF16), beside the baseline and CoCu (#4, N = 8) retrained there; the orac
 so differences against them pair seeds, not numerics. ``machine`` pools the same config and seed trained on both
 machines. Keys as in ``../stop17_evals/summarise.py`` (gate "groups" unless the key starts with image_ / voc_image_)."""
 import json, os, sys
-from functools import partial
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import seed_stats  # noqa: E402
@@ -12,9 +11,6 @@ KEYS = ("miou", "voc_miou", "object_miou", "stuff_miou", "image_miou", "voc_imag
         "grouping_miou", "object_grouping_miou", "naming_accuracy", "object_naming_accuracy", "groups_in_use",
         "image_recall")
 SEEDS = (0, 1, 2)
-recs = partial(seed_stats.recs, HERE, seeds=SEEDS)
-summary, paired, pooled = (partial(f, HERE, seeds=SEEDS, keys=KEYS)
-                           for f in (seed_stats.summary, seed_stats.paired, seed_stats.paired_pooled))
 S17 = "../stop17_evals/g8-"  # stop 17's records, relative to this folder
 ARMS = {"baseline": "baseline", "#1 ①③⑤ language, naive, plain": "a1",
         "#2 ②③⑤ vision, naive, plain": "a2", "#3 ②④⑤ vision, t2v, plain": "a3", "#4 ②④⑥ CoCu, N = 8": "cocu",
@@ -23,24 +19,15 @@ names = list(ARMS)
 PAIRS = [(n, names[0]) for n in names[1:]] + [(names[7], names[4])] + list(zip(names[2:5], names[1:4])) + [
     (names[5], names[4]), (names[6], names[4]), (names[6], names[5])]
 MACHINE = [(a, S17 + a) for a in ("baseline", "a1", "a2", "a3", "cocu")]  # same config and seed, this machine − stop 17's
-arms = {k: v for k, v in ARMS.items() if len(recs(v)) > 1}
 out = {"note": "tiny preset, 24k samples per run, grounded, region_local, 8 final groups, fp32 (AMD EPYC with AVX2, "
                "no AVX512), OMP_NUM_THREADS=1, 3 runs in parallel; CLIP and curations rebuilt on this machine by "
                "stop 16's prep.py / prep16.py; records: docs/results/stop18_evals/<arm>-s<seed>.json; the "
                "'(stop 17)' rows: bf16 runs of docs/results/stop17_evals/",
        "curation_quality": json.load(open(f"{HERE}/curation_quality.json")),
-       "runs": {k: {"records": v, **summary(v)} for k, v in arms.items()},
-       "paired": {f"{a} − {b}": paired(arms[a], arms[b]) for a, b in PAIRS
-                  if a in arms and b in arms and len(set(recs(arms[a])) & set(recs(arms[b]))) > 1},
-       "machine": {"runs": {}, "paired": {"this machine − stop 17's (baseline, #4: seeds 0–2; #1–#3: seed 0)": pooled(
-           [(a, b) for a, b in MACHINE if recs(a) and recs(b)])}}}
+       **seed_stats.section(HERE, ARMS, PAIRS, SEEDS, KEYS),
+       "machine": {"runs": {}, "paired": {"this machine − stop 17's (baseline, #4: seeds 0–2; #1–#3: seed 0)":
+           seed_stats.paired_pooled(HERE, [(a, b) for a, b in MACHINE if seed_stats.recs(HERE, a, SEEDS)
+                                           and seed_stats.recs(HERE, b, SEEDS)], SEEDS, KEYS)}}}
 json.dump(out, open(sys.argv[1], "w"), indent=1, ensure_ascii=False)
-for k, v in out["runs"].items():
-    m, s = v["mean"], v["std"]
-    print(f"{k:32s} n={len(v['seeds'])} ADE {m['miou']:5.1f} ± {s['miou']:4.1f}  VOC {m['voc_miou']:5.1f} ± "
-          f"{s['voc_miou']:4.1f}  object {m['object_miou']:5.1f} ± {s['object_miou']:4.1f}  grouping "
-          f"{m['grouping_miou']:5.1f}  naming {m['naming_accuracy']:.2f}  groups {m['groups_in_use']:.2f}")
-for k, p in [*out["paired"].items(), *out["machine"]["paired"].items()]:
-    print(f"{k} (seeds {p['seeds']}): " + "; ".join(
-        f"{n} {p[key]['mean']:+.1f} [{p[key]['ci95'][0]:+.1f}, {p[key]['ci95'][1]:+.1f}]"
-        for n, key in (("ADE", "miou"), ("VOC", "voc_miou"), ("object", "object_miou"), ("naming", "naming_accuracy"))))
+seed_stats.print_section(out)
+seed_stats.print_section(out["machine"])

@@ -4,7 +4,6 @@
 machine, and the same 16k runs with the first-stage usage term on for 60 % of the steps (150, as at 24k) instead of
 40 %. Keys as in ``../stop17_evals/summarise.py`` (gate "groups" unless the key starts with image_ / voc_image_)."""
 import json, os, sys
-from functools import partial
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import seed_stats  # noqa: E402
@@ -12,8 +11,6 @@ KEYS = ("miou", "voc_miou", "object_miou", "stuff_miou", "image_miou", "voc_imag
         "grouping_miou", "object_grouping_miou", "naming_accuracy", "object_naming_accuracy", "groups_in_use",
         "image_recall")
 SEEDS = (0, 1, 2)
-recs = partial(seed_stats.recs, HERE, seeds=SEEDS)
-summary, paired = (partial(f, HERE, seeds=SEEDS, keys=KEYS) for f in (seed_stats.summary, seed_stats.paired))
 S18 = "../stop18_evals/"  # stop 18's 24k records (this machine), relative to this folder
 ARMS = {"baseline, 16k": "k16-baseline", "CoCu, 16k": "k16-cocu", "oracle, 16k": "k16-oracle",
         "baseline, 24k (stop 18)": S18 + "baseline", "CoCu, 24k (stop 18)": S18 + "cocu",
@@ -22,22 +19,11 @@ ARMS = {"baseline, 16k": "k16-baseline", "CoCu, 16k": "k16-cocu", "oracle, 16k":
 names = list(ARMS)
 PAIRS = [(names[1], names[0]), (names[2], names[0]), (names[2], names[1]), (names[0], names[3]), (names[1], names[4]),
          (names[6], names[5]), (names[7], names[5]), (names[5], names[0]), (names[6], names[1]), (names[7], names[2])]
-arms = {k: v for k, v in ARMS.items() if len(recs(v)) > 1}
 out = {"note": "tiny preset, grounded, region_local, 8 final groups, fp32 (AMD EPYC with AVX2, no AVX512), "
                "OMP_NUM_THREADS=1, 3 runs in parallel; 16k rows: 16000 samples per run (250 steps at batch 64, warm-up "
                "10 % of the steps), the demo budget where training runs in fp32 since stop 19; 24k rows: stop 18's runs "
                "(375 steps); 'first-stage 60 %': first_usage_until 0.6 instead of 0.4; world, CLIP and curation as in "
                "stop 18; records: docs/results/stop19_evals/<arm>-s<seed>.json",
-       "runs": {k: {"records": v, **summary(v)} for k, v in arms.items()},
-       "paired": {f"{a} − {b}": paired(arms[a], arms[b]) for a, b in PAIRS
-                  if a in arms and b in arms and len(set(recs(arms[a])) & set(recs(arms[b]))) > 1}}
+       **seed_stats.section(HERE, ARMS, PAIRS, SEEDS, KEYS)}
 json.dump(out, open(sys.argv[1], "w"), indent=1, ensure_ascii=False)
-for k, v in out["runs"].items():
-    m, s = v["mean"], v["std"]
-    print(f"{k:26s} n={len(v['seeds'])} ADE {m['miou']:5.1f} ± {s['miou']:4.1f}  VOC {m['voc_miou']:5.1f} ± "
-          f"{s['voc_miou']:4.1f}  object {m['object_miou']:5.1f} ± {s['object_miou']:4.1f}  grouping "
-          f"{m['grouping_miou']:5.1f}  naming {m['naming_accuracy']:.2f}  groups {m['groups_in_use']:.2f}")
-for k, p in out["paired"].items():
-    print(f"{k} (seeds {p['seeds']}): " + "; ".join(
-        f"{n} {p[key]['mean']:+.1f} [{p[key]['ci95'][0]:+.1f}, {p[key]['ci95'][1]:+.1f}]"
-        for n, key in (("ADE", "miou"), ("VOC", "voc_miou"), ("object", "object_miou"), ("naming", "naming_accuracy"))))
+seed_stats.print_section(out)

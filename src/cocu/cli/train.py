@@ -48,6 +48,8 @@ FLAGS: dict[str, dict[str, str]] = {
         "affinity_near": "patches whose mean colours are closer than this share a group (CLIP-normalised units)",
         "affinity_far": "patches farther apart than this are kept apart",
         "usage_weight": "weight of the term that spreads each image's patches over all final groups (0 = off)",
+        "usage_groups": "the usage term asks each image for this many equal shares of its final groups, "
+                        "no more (0 = all groups)",
         "first_usage_weight": "the same term on the first grouping stage's groups (0 = off)",
         "first_usage_until": "stop the first-stage term after this fraction of the steps (1 = never stop)",
         "naming_weight": "weight of the term that makes every group that takes patches match one of its "

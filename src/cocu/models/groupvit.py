@@ -201,7 +201,7 @@ class GroupViT(nn.Module):
         if objective.usage:
             if emb.group_maps is None:
                 raise ValueError("the usage term needs group_maps")
-            loss_use = objective.usage_weight * usage_loss(emb.group_maps)
+            loss_use = objective.usage_weight * usage_loss(emb.group_maps, objective.usage_groups)
         if objective.first_usage and emb.first_maps is not None:  # None: a single grouping stage
             first = objective.first_usage_weight * usage_loss(emb.first_maps)
             loss_use = first if loss_use is None else loss_use + first

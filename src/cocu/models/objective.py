@@ -65,6 +65,7 @@ class Objective:
     affinity_near: float = 0.5       # patch pairs whose mean colours are closer: same group
     affinity_far: float = 1.0        # ... farther apart: different groups (CLIP-normalised units)
     usage_weight: float = 2.0        # measured over 6 seeds (docs/STUDY.md); runs before stop 13 had 0
+    usage_groups: int = 0            # the final-stage term asks each image for this many equal shares (0: all groups)
     first_usage_weight: float = 2.0  # the usage term on the first grouping stage (docs/STUDY.md) ...
     first_usage_until: float = 0.4   # ... for the first 40 % of the steps; runs before stop 14: 0 / 1
     naming_weight: float = 0.0       # every group that takes patches must match an own prompt
@@ -80,6 +81,8 @@ class Objective:
         for field in ("grounding_tau", "affinity_near"):
             if getattr(self, field) <= 0:
                 raise CocuError(f"--{field.replace('_', '-')} must be > 0, got {getattr(self, field)}")
+        if self.usage_groups < 0 or self.usage_groups == 1:
+            raise CocuError(f"--usage-groups must be 0 (all groups) or ≥ 2, got {self.usage_groups}")
         if not 0 < self.first_usage_until <= 1:
             raise CocuError(f"--first-usage-until must be in (0, 1], got {self.first_usage_until}")
         if self.affinity_far < self.affinity_near:
@@ -296,7 +299,7 @@ def affinity_loss(group_maps: torch.Tensor, colours: torch.Tensor, near: float =
     return 0.5 * (loss_same + loss_diff)
 
 
-def usage_loss(group_maps: torch.Tensor) -> torch.Tensor:
+def usage_loss(group_maps: torch.Tensor, groups: int = 0) -> torch.Tensor:
     """Groups used evenly *and* patches assigned confidently: 1 − I(patch; group) / log G.
 
     group_maps [B, G, N] (columns sum to 1). Per image, u_b = mean over patches of p_b [G] (the
@@ -305,10 +308,17 @@ def usage_loss(group_maps: torch.Tensor) -> torch.Tensor:
     0 when the groups take equal shares and every patch sits in one group, 1 when one group takes
     everything or every patch is spread evenly over the groups. (The shares' entropy alone was
     tried first: its easiest minimum is the even spread of every patch, docs/STUDY.md.)
+    ``groups`` = k in [2, G) caps the shares' entropy at log k and divides by log k instead: an image
+    gets no reward for spreading over more than k groups' worth of shares, so spare groups are not
+    pushed onto it (0: k = G, the form above). Capped, 0 is still the minimum; unconfident patches
+    can take the loss above 1.
     """
     dtype = _compute_dtype(group_maps)
     p = group_maps.to(dtype)
     u = p.mean(dim=-1)                                                       # [B, G]
     h_shares = -(u * u.clamp(min=1e-12).log()).sum(dim=-1)                   # [B]
     h_patch = -(p * p.clamp(min=1e-12).log()).sum(dim=1).mean(dim=-1)        # [B]
+    if 0 < groups < u.shape[-1]:
+        h_max = math.log(groups)
+        return (1 - (h_shares.clamp(max=h_max) - h_patch) / h_max).mean()
     return (1 - (h_shares - h_patch) / math.log(u.shape[-1])).mean()
