@@ -287,3 +287,16 @@ def test_first_stage_term_stops_at_its_fraction():
     for bad in (0.0, 1.5):
         with pytest.raises(CocuError, match="first-usage-until"):
             Objective("grounded", first_usage_until=bad)
+
+
+def test_final_stage_term_stops_at_its_fraction():
+    obj = Objective("grounded", usage_until=0.6)  # the first-stage term still stops at 0.4
+    assert obj.at(0.0) is obj
+    mid = obj.at(0.5)
+    assert mid.usage and not mid.first_usage
+    late = obj.at(0.6)
+    assert not late.usage and not late.first_usage and late.grounding_weight == obj.grounding_weight
+    assert Objective("grounded").at(0.999).usage  # the default never stops it
+    for bad in (0.0, 1.5):
+        with pytest.raises(CocuError, match="usage-until"):
+            Objective("grounded", usage_until=bad)

@@ -116,6 +116,15 @@ def test_first_stage_usage_stops_after_its_fraction(shards, tmp_path):
     assert all(a["loss_usage"] != b["loss_usage"] for a, b in zip(stops[2:], always[2:], strict=True))
 
 
+def test_final_usage_stops_after_its_fraction(shards, tmp_path):
+    """usage_until 0.6 of 5 steps (first-stage term off): steps 1–3 train the final-stage term, steps 4–5 log 0."""
+    on = dict(objective="grounded", first_usage_weight=0.0, save_every=0)
+    stops = _log(_run(shards, tmp_path / "stops", usage_until=0.6, **on))
+    always = _log(_run(shards, tmp_path / "always", **on))
+    assert stops[:3] == always[:3]                      # the same objective, bit for bit
+    assert all(r["loss_usage"] > 0 for r in stops[:3]) and all(r["loss_usage"] == 0 for r in stops[3:])
+
+
 def test_isolated_groups_act_from_their_fraction_of_the_steps(shards, tmp_path):
     """isolate_from 0.4 of 5 steps: steps 1–2 train the official grouping, steps 3–5 the isolated one."""
     on = dict(save_every=0)

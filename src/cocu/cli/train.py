@@ -50,6 +50,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "usage_weight": "weight of the term that spreads each image's patches over all final groups (0 = off)",
         "usage_groups": "the usage term asks each image for this many equal shares of its final groups, "
                         "no more (0 = all groups)",
+        "usage_until": "stop the usage term after this fraction of the steps (1 = never stop)",
         "first_usage_weight": "the same term on the first grouping stage's groups (0 = off)",
         "first_usage_until": "stop the first-stage term after this fraction of the steps (1 = never stop)",
         "naming_weight": "weight of the term that makes every group that takes patches match one of its "

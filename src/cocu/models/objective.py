@@ -31,7 +31,8 @@ and adds:
   docs/STUDY.md). ``first_usage_weight`` puts the same term on the first grouping stage's
   groups: the collapse starts there (collapsed runs use 3 of the tiny model's 16 first-stage
   groups per image, runs that form masks 5–6; docs/STUDY.md); ``first_usage_until`` stops it
-  after that fraction of the training steps (`Objective.at`). Since stop 14 the default is
+  after that fraction of the training steps (`Objective.at`; ``usage_until`` does the same for the
+  final-stage term, default never). Since stop 14 the default is
   weight 2 for the first 40 % of the steps: throughout, it formed groups and cost naming; early
   only, CoCu formed ≥ 3 groups in 5 of 6 seeds and named them no worse (docs/STUDY.md).
 
@@ -66,6 +67,7 @@ class Objective:
     affinity_far: float = 1.0        # ... farther apart: different groups (CLIP-normalised units)
     usage_weight: float = 2.0        # measured over 6 seeds (docs/STUDY.md); runs before stop 13 had 0
     usage_groups: int = 0            # the final-stage term asks each image for this many equal shares (0: all groups)
+    usage_until: float = 1.0         # ... and stops after this fraction of the steps (1: never)
     first_usage_weight: float = 2.0  # the usage term on the first grouping stage (docs/STUDY.md) ...
     first_usage_until: float = 0.4   # ... for the first 40 % of the steps; runs before stop 14: 0 / 1
     naming_weight: float = 0.0       # every group that takes patches must match an own prompt
@@ -85,6 +87,8 @@ class Objective:
             raise CocuError(f"--usage-groups must be 0 (all groups) or ≥ 2, got {self.usage_groups}")
         if not 0 < self.first_usage_until <= 1:
             raise CocuError(f"--first-usage-until must be in (0, 1], got {self.first_usage_until}")
+        if not 0 < self.usage_until <= 1:
+            raise CocuError(f"--usage-until must be in (0, 1], got {self.usage_until}")
         if self.affinity_far < self.affinity_near:
             raise CocuError(f"--affinity-far ({self.affinity_far}) must be ≥ --affinity-near ({self.affinity_near})")
 
@@ -98,10 +102,14 @@ class Objective:
 
     def at(self, progress: float) -> Objective:
         """The objective at ``progress`` = step / total steps ∈ [0, 1]: the first-stage usage term
-        stops once ``first_usage_until`` of the steps are done; everything else is constant."""
-        if self.first_usage and progress >= self.first_usage_until:
-            return replace(self, first_usage_weight=0.0)
-        return self
+        stops once ``first_usage_until`` of the steps are done, the final-stage one once
+        ``usage_until`` are; everything else is constant."""
+        out = self
+        if out.first_usage and progress >= out.first_usage_until:
+            out = replace(out, first_usage_weight=0.0)
+        if out.usage and progress >= out.usage_until:
+            out = replace(out, usage_weight=0.0)
+        return out
 
     def _on(self, weight: float) -> bool:
         """A term of the grounded objective runs when that objective is chosen and its weight is > 0."""

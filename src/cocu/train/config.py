@@ -52,6 +52,7 @@ class TrainConfig:
     affinity_far: float = _TERMS.affinity_far
     usage_weight: float = _TERMS.usage_weight
     usage_groups: int = _TERMS.usage_groups
+    usage_until: float = _TERMS.usage_until
     first_usage_weight: float = _TERMS.first_usage_weight
     first_usage_until: float = _TERMS.first_usage_until
     naming_weight: float = _TERMS.naming_weight
@@ -137,7 +138,7 @@ class TrainConfig:
                          exclusivity_weight=self.exclusivity_weight,
                          affinity_weight=self.affinity_weight, affinity_near=self.affinity_near,
                          affinity_far=self.affinity_far, usage_weight=self.usage_weight,
-                         usage_groups=self.usage_groups,
+                         usage_groups=self.usage_groups, usage_until=self.usage_until,
                          first_usage_weight=self.first_usage_weight,
                          first_usage_until=self.first_usage_until, naming_weight=self.naming_weight,
                          distinct_weight=self.distinct_weight)
