@@ -10,6 +10,11 @@ import statistics as st
 
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}  # two-sided 95 % t quantiles by df
 KEYS = ("miou", "voc_miou", "object_miou", "stuff_miou", "grouping_miou", "naming_accuracy", "groups_in_use")
+# the records since stop 17 (``diag17.py``): zero-shot keys with the synthetic protocol's gate ("groups") and, for
+# ``image_*`` / ``voc_image_miou``, the official one (the image embedding), plus the object-only diagnostics
+GATE_KEYS = ("miou", "voc_miou", "object_miou", "stuff_miou", "image_miou", "voc_image_miou", "image_object_miou",
+             "grouping_miou", "object_grouping_miou", "naming_accuracy", "object_naming_accuracy", "groups_in_use",
+             "image_recall")
 
 
 def recs(folder, name, seeds=range(10)):
@@ -59,6 +64,15 @@ def section(folder, arms, pairs, seeds=range(10), keys=KEYS, min_seeds=2):
     return {"runs": {k: {"records": v, **summary(folder, v, seeds, keys)} for k, v in arms.items()},
             "paired": {f"{a} − {b}": paired(folder, arms[a], arms[b], seeds, keys) for a, b in pairs
                        if a in arms and b in arms and shared(a, b)}}
+
+
+def gap_share(paired, model_gap, oracle_gap, key="miou"):
+    """The share of the baseline → oracle gap a model closes: the mean of the paired differences ``model_gap``
+    (model − baseline) over that of ``oracle_gap`` (oracle − baseline), two keys of a section's ``paired``;
+    None when either is missing."""
+    if model_gap not in paired or oracle_gap not in paired:
+        return None
+    return round(paired[model_gap][key]["mean"] / paired[oracle_gap][key]["mean"], 3)
 
 
 RUN_COLS = (("ADE", "miou"), ("VOC", "voc_miou"), ("object", "object_miou"), ("grouping", "grouping_miou"),

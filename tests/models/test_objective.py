@@ -188,7 +188,6 @@ def test_usage_loss_matches_a_loop_and_its_ends():
     assert usage_loss(one).item() == pytest.approx(1.0) and usage_loss(spread).item() == pytest.approx(1.0)
 
 
-
 def test_usage_loss_capped_at_k_groups_matches_a_loop_and_its_ends():
     """``groups`` = k: the shares' entropy counts up to log k, and the loss is divided by log k."""
     g = torch.Generator().manual_seed(3)
@@ -212,6 +211,7 @@ def test_usage_loss_capped_at_k_groups_matches_a_loop_and_its_ends():
     assert usage_loss(four).item() == pytest.approx(1 - math.log(4) / math.log(6))  # the uncapped form wants all 6
     with pytest.raises(CocuError, match="usage-groups"):
         Objective("grounded", usage_groups=1)
+
 
 def test_prompt_mask_and_patch_colours():
     ids = torch.tensor([[[5, 6], [7, 8], [5, 6]], [[1, 2], [1, 2], [1, 3]]])  # [B=2, 1+K=3, T=2]

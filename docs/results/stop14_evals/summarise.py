@@ -24,9 +24,9 @@ out = {"note": "tiny preset, 24k samples per run, grounded objective with usage 
 for label in ("recipe", "first-stage usage ×2 until 0.4"):
     key = (f"cocu ({label})", f"oracle ({label})", f"baseline ({label})") if label == "recipe" else \
           (f"cocu + {label}", f"oracle + {label}", f"baseline + {label}")
-    c, o = f"{key[0]} − {key[2]}", f"{key[1]} − {key[2]}"
-    if c in out["paired"] and o in out["paired"]:
-        out[f"gap_share_ade ({label})"] = round(out["paired"][c]["miou"]["mean"] / out["paired"][o]["miou"]["mean"], 3)
+    share = seed_stats.gap_share(out["paired"], f"{key[0]} − {key[2]}", f"{key[1]} − {key[2]}")
+    if share is not None:
+        out[f"gap_share_ade ({label})"] = share
 json.dump(out, open(sys.argv[1], "w"), indent=1, ensure_ascii=False)
 seed_stats.print_section(out)
 print({k: v for k, v in out.items() if k.startswith("gap")})

@@ -6,9 +6,7 @@ import json, os, sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import seed_stats  # noqa: E402
-KEYS = ("miou", "voc_miou", "object_miou", "stuff_miou", "image_miou", "voc_image_miou", "image_object_miou",
-        "grouping_miou", "object_grouping_miou", "naming_accuracy", "object_naming_accuracy", "groups_in_use",
-        "image_recall")
+KEYS = seed_stats.GATE_KEYS
 MODELS = {f"{regime}, {groups} groups": f"{prefix}-{regime}" for groups, prefix in ((4, "local"), (8, "g8"))
           for regime in ("baseline", "cocu", "oracle")}
 PAIRS = [(f"{g}, {n} groups", f"baseline, {n} groups") for n in (4, 8) for g in ("cocu", "oracle")] + [

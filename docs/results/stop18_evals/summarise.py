@@ -7,9 +7,7 @@ import json, os, sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import seed_stats  # noqa: E402
-KEYS = ("miou", "voc_miou", "object_miou", "stuff_miou", "image_miou", "voc_image_miou", "image_object_miou",
-        "grouping_miou", "object_grouping_miou", "naming_accuracy", "object_naming_accuracy", "groups_in_use",
-        "image_recall")
+KEYS = seed_stats.GATE_KEYS
 SEEDS = (0, 1, 2)
 S17 = "../stop17_evals/g8-"  # stop 17's records, relative to this folder
 ARMS = {"baseline": "baseline", "#1 ①③⑤ language, naive, plain": "a1",

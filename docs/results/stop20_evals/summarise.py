@@ -11,9 +11,7 @@ import json, os, sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import seed_stats  # noqa: E402
-KEYS = ("miou", "voc_miou", "object_miou", "stuff_miou", "image_miou", "voc_image_miou", "image_object_miou",
-        "grouping_miou", "object_grouping_miou", "naming_accuracy", "object_naming_accuracy", "groups_in_use",
-        "image_recall")
+KEYS = seed_stats.GATE_KEYS
 MODELS = ("baseline", "CoCu", "oracle")
 TEN = {m: ("../stop17_evals/g8-" + m.lower(), "g8-" + m.lower()) for m in MODELS}  # seeds 0–4 there, 5–9 here
 VARIANTS = {"36k": "k36-", "usage capped at 4": "ug4w-", "usage until 0.6": "uu6-"}
@@ -30,10 +28,10 @@ out = {"note": "tiny preset, grounded, region_local, 8 final groups, bf16 autoca
        "reproduced": {"run": "g8-cocu-s0", "identical_to_stop17": json.load(open(f"{HERE}/repro-g8-cocu-s0.json"))
                       == json.load(open(f"{HERE}/../stop17_evals/g8-cocu-s0.json"))},
        **seed_stats.section(HERE, ARMS, PAIRS, keys=KEYS)}
-for k in ("24k", *VARIANTS):  # share of the baseline → oracle gap that CoCu closes (ADE-like, means of paired differences)
-    c, o = out["paired"].get(f"CoCu, {k} − baseline, {k}"), out["paired"].get(f"oracle, {k} − baseline, {k}")
-    if c and o:
-        out[f"gap_share_ade ({k})"] = round(c["miou"]["mean"] / o["miou"]["mean"], 3)
+for k in ("24k", *VARIANTS):  # share of the baseline → oracle gap that CoCu closes (ADE-like)
+    share = seed_stats.gap_share(out["paired"], f"CoCu, {k} − baseline, {k}", f"oracle, {k} − baseline, {k}")
+    if share is not None:
+        out[f"gap_share_ade ({k})"] = share
 json.dump(out, open(sys.argv[1], "w"), indent=1, ensure_ascii=False)
 seed_stats.print_section(out)
 print({k: v for k, v in out.items() if k.startswith(("gap", "repro"))})
