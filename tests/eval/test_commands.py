@@ -48,6 +48,27 @@ def test_cli_voc_like_writes_json_and_table(tmp_path, checkpoint, capsys):
     assert api["mIoU"] == res["mIoU"] and api["aAcc"] == res["aAcc"]
 
 
+def test_cli_background_words(tmp_path, checkpoint, capsys):
+    """--background-words reaches evaluate (the CLI's numbers equal the API's); bad words exit 2."""
+    bench_dir = layouts.write_voc_like(tmp_path)
+    out = tmp_path / "words.json"
+    args = ["eval", "--checkpoint", str(checkpoint), "--benchmark-dir", str(bench_dir), "--device", "cpu"]
+    assert main(args + ["--threshold", "0", "--background-words", "sky, grass", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["background_words"] == ["sky", "grass"]
+    from cocu.models.checkpoint import load_model
+
+    api = evaluate(load_model(checkpoint), get_benchmark("voc_like", bench_dir), threshold=0.0,
+                   background_words=["sky", "grass"])
+    assert api["mIoU"] == res["mIoU"]
+    capsys.readouterr()
+    assert main(args + ["--background-words", "circle"]) == 2
+    assert "also classes: circle" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(args + ["--background-words", " , "])
+    assert exc.value.code == 2 and "comma-separated words" in capsys.readouterr().err
+
+
 def test_cli_ade_like_by_name_and_errors(tmp_path, checkpoint, capsys):
     layouts.write_ade_like(tmp_path)
     rc = main(["eval", "--checkpoint", str(checkpoint), "--benchmark", "ade_like",

@@ -108,3 +108,10 @@ def test_background_benchmark_needs_threshold(tmp_path):
     protocol = dataclasses.replace(get_protocol("voc"), bg_thresh=None)
     with pytest.raises(CocuError, match="background class"):
         evaluate(FakeGroupViT(), bench, protocol=protocol, tokenizer=fake_tokenize)
+
+
+def test_background_words_need_a_background_class(tmp_path):
+    layouts.write_ade_like(tmp_path)
+    bench = get_benchmark("ade_like", tmp_path)
+    with pytest.raises(CocuError, match="no background class"):
+        evaluate(FakeGroupViT(), bench, tokenizer=fake_tokenize, background_words=["grass"])

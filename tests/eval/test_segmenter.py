@@ -104,6 +104,38 @@ def test_groups_gate_matches_a_per_class_reference(with_bg):
     assert differs > 0  # the two gates keep different classes on some images
 
 
+@pytest.mark.parametrize("with_bg", [True, False])
+def test_background_words_equal_naming_them_then_mapping_to_background(with_bg):
+    """Labelling with all seven names and mapping the last three to background (the reference)
+    gives the words segmenter's labels: class i → i + 1, a word → 0, the threshold's 0 → 0."""
+    model = FakeGroupViT(seed=3)
+    protocol = Protocol("t", img_scale=None, mode="whole", gate="groups")
+    classes, words = CLASSES[:4], CLASSES[4:]
+    seg = ZeroShotSegmenter(model, classes, bg_thresh=0.6 if with_bg else None, protocol=protocol,
+                            tokenizer=fake_tokenize, background_words=words)
+    assert seg.num_outputs == 5 and seg.has_background
+    text = ref_text_embedding(model, CLASSES, protocol.templates, fake_tokenize)
+    offset = int(with_bg)
+    to_label = torch.tensor([0] * offset + [1, 2, 3, 4] + [0, 0, 0])  # reference channel → label
+    words_won = 0
+    for i in range(6):
+        img = _image(40, 56, seed=20 + i)
+        _, ref_pred = ref_whole(model, _prep(img, protocol), text, with_bg, 0.6, (40, 56), gate="groups")
+        assert torch.equal(seg.predict(img), to_label[ref_pred])
+        words_won += int((ref_pred >= offset + 4).sum())
+    assert words_won > 0  # the words did take pixels
+
+
+def test_background_words_errors():
+    model = FakeGroupViT()
+    for words, match in ((["sky", " "], "empty"), (["sky", "sky"], "twice"), (["cat", "sky"], "also classes")):
+        with pytest.raises(CocuError, match=match):
+            ZeroShotSegmenter(model, CLASSES[:2], tokenizer=fake_tokenize, background_words=words)
+    with pytest.raises(CocuError, match="2 classes and 1 background words"):
+        ZeroShotSegmenter(model, CLASSES[:2], tokenizer=fake_tokenize, background_words=["sky"],
+                          text_embeddings=torch.zeros(2, 8))
+
+
 def test_topk_keeps_at_most_five_classes_per_window():
     model = FakeGroupViT(seed=4)
     seg = ZeroShotSegmenter(model, CLASSES, protocol=Protocol("t", img_scale=None, mode="whole"),

@@ -22,6 +22,7 @@ def test_demo_smoke_end_to_end(tmp_path):
     assert config["model_overrides"] == recipe_model
     for rec in records.values():
         assert 0.0 <= rec["voc_like"]["mIoU"] <= 100.0
+        assert 0.0 <= rec["voc_like"]["stuff_words_mIoU"] <= 100.0
         assert 0.0 <= rec["ade_like"]["chance_miou"] <= 100.0
         assert rec["train"]["samples_seen"] > 0
         assert rec["objective"] == "grounded"
@@ -41,11 +42,17 @@ def test_demo_smoke_end_to_end(tmp_path):
     rec = records["oracle-grounded-s0"]
     assert rec["ade_like"]["gate"] == "groups" and rec["voc_like"]["gate"] == "groups"
     assert set(rec["ade_like"]["image_gate"]) == {"miou", "object_miou", "stuff_miou"}
-    assert "voc mIoU, image gate" in md
+    assert "voc mIoU, image gate" in md and "voc mIoU, stuff words" in md
     path = out / "evals" / "oracle-grounded-s0.json"
     old = {**rec, "ade_like": {k: v for k, v in rec["ade_like"].items() if k not in ("gate", "image_gate")}}
     path.write_text(json.dumps(old))
     log_before = (out / "runs" / "oracle-grounded-s0" / "log.jsonl").read_text()
     assert main(["demo", "--out", str(out), "--budget", "smoke", "--device", "cpu"]) == 0
     assert json.loads(path.read_text())["ade_like"]["gate"] == "groups"
+    assert (out / "runs" / "oracle-grounded-s0" / "log.jsonl").read_text() == log_before
+    # so is one from before the stuff-words score (the same number comes back)
+    old = {**rec, "voc_like": {k: v for k, v in rec["voc_like"].items() if k != "stuff_words_mIoU"}}
+    path.write_text(json.dumps(old))
+    assert main(["demo", "--out", str(out), "--budget", "smoke", "--device", "cpu"]) == 0
+    assert json.loads(path.read_text())["voc_like"]["stuff_words_mIoU"] == rec["voc_like"]["stuff_words_mIoU"]
     assert (out / "runs" / "oracle-grounded-s0" / "log.jsonl").read_text() == log_before

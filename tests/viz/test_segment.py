@@ -78,6 +78,15 @@ def test_segment_image_background_threshold_and_any_size():
     assert (res.mask[:, 24:36] == 3).all()
 
 
+def test_segment_image_background_words():
+    """The blue stripe named by a background word becomes background; the others keep their labels."""
+    res = segment_image(ColourGroupModel(), stripes(), "cat, sofa", background_words=["floor"])
+    assert res.labels == ["background", "cat", "sofa"]
+    assert (res.mask[:, :6] == 1).all() and (res.mask[:, 10:14] == 0).all()
+    assert res.info["background_words"] == ["floor"]
+    assert set(res.scores) == {"cat", "sofa"}
+
+
 def test_parse_labels_errors():
     assert parse_labels(" cat ,sofa,, floor ") == LABELS
     with pytest.raises(CocuError, match="empty label list"):

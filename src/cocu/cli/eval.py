@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from cocu.errors import CocuError
-from cocu.cli.flags import GATE_CHOICES, add_checkpoint, add_device, float_at_least, int_at_least
+from cocu.cli.flags import (GATE_CHOICES, add_background_words, add_checkpoint, add_device, float_at_least,
+                            int_at_least)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -23,6 +24,8 @@ def _eval(args: argparse.Namespace) -> int:
         from cocu.eval.suite import is_suite
 
         if is_suite(args.benchmark):
+            if args.background_words:
+                raise CocuError("--background-words applies to one benchmark, not a suite")
             return _eval_suite(args)
     if args.skip_missing:
         raise CocuError("--skip-missing applies to a suite (--benchmark all, object, stuff or a comma list)")
@@ -40,7 +43,7 @@ def _eval(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     model = load_model(args.checkpoint, map_location=device)
     result = evaluate(model, bench, protocol=protocol, subset=args.subset, device=device,
-                      window_batch=args.window_batch)
+                      window_batch=args.window_batch, background_words=args.background_words)
     result["checkpoint"] = str(args.checkpoint)
     print(format_table(result, bench.classes))
     print(f"{bench.name}: mIoU {result['mIoU']:.2f}  mAcc {result['mAcc']:.2f}  "
@@ -107,6 +110,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="suite: evaluate the benchmarks that are found and mark the others as gaps")
     p.add_argument("--threshold", type=float_at_least(0),
                    help="background threshold (object-only benchmarks; default: the preset's)")
+    add_background_words(p)
     p.add_argument("--templates", choices=("groupvit", "tcl"), default="groupvit",
                    help="prompt templates: GroupViT's 'a photo of a {}.' or TCL's 9 (default groupvit)")
     p.add_argument("--pamr", action="store_true", help="refine window scores with PAMR (TCL style)")

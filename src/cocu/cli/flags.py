@@ -51,6 +51,21 @@ def float_above(lo: float) -> Callable[[str], float]:
     return _arg_type(float, None, lo, "a number")
 
 
+def word_list(text: str) -> list[str]:
+    """argparse type: ``"sky, wall"`` → ``["sky", "wall"]`` (at least one word)."""
+    words = [w.strip() for w in text.split(",") if w.strip()]
+    if not words:
+        raise argparse.ArgumentTypeError(f"expected comma-separated words, got {text!r}")
+    return words
+
+
+def add_background_words(p: argparse.ArgumentParser) -> None:
+    """``--background-words``: names whose pixels become background (beside any threshold)."""
+    p.add_argument("--background-words", type=word_list, default=[], metavar="WORDS",
+                   help='comma-separated names whose pixels become background, e.g. "sky, wall, grass" '
+                        "(not GroupViT's protocol; beside the threshold, which 0 turns off)")
+
+
 def add_checkpoint(p: argparse.ArgumentParser, flag: str = "--checkpoint", help: str = CHECKPOINT_HELP) -> None:
     """``--checkpoint`` (required): any model file or folder ``load_model`` reads."""
     p.add_argument(flag, required=True, help=help)

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from cocu.errors import CocuError
-from cocu.cli.flags import GATE_CHOICES, add_checkpoint, add_device, add_vocab, float_at_least, int_at_least
+from cocu.cli.flags import (GATE_CHOICES, add_background_words, add_checkpoint, add_device, add_vocab, float_at_least,
+                            int_at_least)
 from cocu.utils.io import check_output
 
 
@@ -36,7 +37,8 @@ def run_segment(args: argparse.Namespace) -> int:
     files = list_images(args.images)  # bad paths fail before the model loads
     model = _load_model(args.checkpoint, args.device)
     segmenter = PhotoSegmenter(model, args.labels, args.background_threshold,
-                               protocol=protocol_for(model, args.short_side, args.window, args.gate), pamr=args.pamr)
+                               protocol=protocol_for(model, args.short_side, args.window, args.gate), pamr=args.pamr,
+                               background_words=args.background_words)
     items = segment_images(segmenter, files, args.out, skip_existing=args.skip_existing,
                            overlay_max_side=args.overlay_max_side, alpha=args.alpha, keep_results=True)
     if len(items) == 1 and items[0].error:
@@ -189,6 +191,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", required=True, help='comma-separated label words, e.g. "cat, sofa, floor"')
     p.add_argument("--background-threshold", type=float_at_least(0), default=None, metavar="T",
                    help="pixels whose best class score is under T become background (e.g. 0.95 as for VOC)")
+    add_background_words(p)
     p.add_argument("--pamr", action="store_true", help="refine each window's scores with PAMR (as TCL evaluates)")
     p.add_argument("--out", default="segment_out", help="output folder (default: segment_out)")
     p.add_argument("--alpha", type=float_at_least(0), default=0.5, help="overlay opacity of the mask colours")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -31,12 +32,15 @@ def match_label_size(pred: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor
 def evaluate(model: Any, benchmark: SegBenchmark, *, protocol: Protocol | None = None,
              subset: int | None = None, device: str | torch.device | None = None,
              threshold: float | None = None, window_batch: int | None = 16,
-             tokenizer: Tokenizer | None = None, show_progress: bool | None = None) -> dict:
+             tokenizer: Tokenizer | None = None, show_progress: bool | None = None,
+             background_words: Sequence[str] = ()) -> dict:
     """Zero-shot segmentation metrics of ``model`` on ``benchmark``.
 
     ``protocol`` defaults to the benchmark's preset; ``threshold`` overrides its background
-    threshold; ``subset`` keeps the first N images. Returns ``IoUAccumulator.compute()``'s dict
-    plus ``benchmark``, ``classes``, ``protocol`` and timing (``images_per_s``).
+    threshold; ``subset`` keeps the first N images. ``background_words`` (benchmarks with a
+    background class; not official): names whose pixels count as background, beside the threshold
+    (``threshold=0`` leaves the words alone to decide). Returns ``IoUAccumulator.compute()``'s dict
+    plus ``benchmark``, ``classes``, ``protocol``, ``background_words`` and timing (``images_per_s``).
     """
     protocol = protocol or get_protocol(benchmark.protocol)
     if threshold is not None:
@@ -46,10 +50,13 @@ def evaluate(model: Any, benchmark: SegBenchmark, *, protocol: Protocol | None =
     bench.check_files()  # unreadable files and wrong label sizes fail now, not after the compute
     if bench.background and protocol.bg_thresh is None:
         raise CocuError(f"benchmark {bench.name!r} has a background class: give a threshold")
+    if background_words and not bench.background:
+        raise CocuError(f"benchmark {bench.name!r} has no background class for background words")
     segmenter = ZeroShotSegmenter(
         model, bench.prompt_classes, protocol.templates,
         bg_thresh=protocol.bg_thresh if bench.background else None, protocol=protocol,
-        window_batch=window_batch, device=device, tokenizer=tokenizer)
+        window_batch=window_batch, device=device, tokenizer=tokenizer,
+        background_words=background_words)
     acc = IoUAccumulator(bench.num_classes, bench.ignore_index, bench.reduce_zero_label,
                          class_names=bench.classes)
 
@@ -82,6 +89,7 @@ def evaluate(model: Any, benchmark: SegBenchmark, *, protocol: Protocol | None =
         "ignore_index": bench.ignore_index,
         "reduce_zero_label": bench.reduce_zero_label,
         "protocol": protocol.describe(),
+        "background_words": list(segmenter.background_words),
         "subset": subset,
         "seconds": round(elapsed, 3),
         "images_per_s": round(len(bench) / elapsed, 3) if elapsed > 0 else None,

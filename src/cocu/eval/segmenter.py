@@ -147,6 +147,32 @@ def window_logits(image_x: torch.Tensor, image_feat: torch.Tensor, maps: torch.T
     return torch.cat([bg[:, None], fg], dim=1)
 
 
+def fold_background_words(logits: torch.Tensor, num_words: int, has_bg: bool) -> torch.Tensor:
+    """``[B, (1) + N + W, H, W]`` → ``[B, 1 + N, H, W]``: the last ``num_words`` channels (background
+    words) fold into one background channel 0 by their maximum (and the threshold's channel, if
+    ``has_bg``), so the argmax labels a pixel background exactly when a word or the threshold wins."""
+    words = logits[:, logits.shape[1] - num_words:]
+    classes = logits[:, int(has_bg):logits.shape[1] - num_words]
+    bg = words.amax(dim=1, keepdim=True)
+    if has_bg:
+        bg = torch.maximum(bg, logits[:, :1])
+    return torch.cat([bg, classes], dim=1)
+
+
+def check_background_words(words: Sequence[str], class_names: Sequence[str]) -> list[str]:
+    """The background words as a list; an empty word, a repeated one or one that is also a class
+    name is an error."""
+    words = [str(w).strip() for w in words]
+    if any(not w for w in words):
+        raise CocuError("a background word is empty")
+    if len(set(words)) != len(words):
+        raise CocuError("a background word is given twice")
+    both = sorted(set(words) & set(class_names))
+    if both:
+        raise CocuError(f"background words that are also classes: {', '.join(both)}")
+    return words
+
+
 def slide_windows(height: int, width: int, crop: int, stride: int) -> list[tuple[int, int, int, int]]:
     """mmseg ``slide_inference`` window boxes ``(y1, y2, x1, x2)`` in its order (row-major)."""
     h_grids = max(height - crop + stride - 1, 0) // stride + 1
@@ -175,13 +201,17 @@ class ZeroShotSegmenter:
     is background and class i is label i + 1. ``protocol`` gives resize, window, top-k gate, PAMR and
     normalisation (its ``bg_thresh`` is *not* used here; pass it explicitly). ``window_batch``
     windows go through the model together (all windows of an image when ``None``).
+    ``background_words`` (not official): more names segmented like the classes, whose pixels become
+    background (label 0, as with a threshold; with both, a pixel is background if either says so).
+    ``text_embeddings``: ``[N + W, D]``, the classes' then the background words'.
     """
 
     def __init__(self, model: Any, class_names: Sequence[str], templates: Sequence[str] | None = None,
                  bg_thresh: float | None = None, *, protocol: Protocol | None = None,
                  topk: int | None = None, window_batch: int | None = 16,
                  device: str | torch.device | None = None, tokenizer: Tokenizer | None = None,
-                 text_embeddings: torch.Tensor | None = None) -> None:
+                 text_embeddings: torch.Tensor | None = None,
+                 background_words: Sequence[str] = ()) -> None:
         self.protocol = protocol or Protocol("custom", img_scale=None, mode="whole")
         self.model = model
         if device is not None:
@@ -189,23 +219,29 @@ class ZeroShotSegmenter:
         self.model.eval()
         self.device = _model_device(self.model)
         self.class_names = list(class_names)
+        self.background_words = check_background_words(background_words, self.class_names)
         self.templates = tuple(templates) if templates is not None else self.protocol.templates
         self.bg_thresh = bg_thresh
         self.topk = topk if topk is not None else self.protocol.topk
         self.gate = self.protocol.gate
         self.window_batch = window_batch
+        names = self.class_names + self.background_words
         if text_embeddings is None:
-            text_embeddings = build_class_embeddings(self.model, self.class_names, self.templates,
-                                                     tokenizer=tokenizer)
-        if text_embeddings.shape[0] != len(self.class_names):
-            raise CocuError(f"{text_embeddings.shape[0]} text embeddings for "
-                            f"{len(self.class_names)} classes")
+            text_embeddings = build_class_embeddings(self.model, names, self.templates, tokenizer=tokenizer)
+        if text_embeddings.shape[0] != len(names):
+            raise CocuError(f"{text_embeddings.shape[0]} text embeddings for {len(self.class_names)} "
+                            f"classes and {len(self.background_words)} background words")
         self.text = text_embeddings.to(self.device).float()
 
     @property
+    def has_background(self) -> bool:
+        """Whether label 0 is background (a threshold or background words)."""
+        return self.bg_thresh is not None or bool(self.background_words)
+
+    @property
     def num_outputs(self) -> int:
-        """Number of output labels (classes + background when thresholding)."""
-        return len(self.class_names) + (self.bg_thresh is not None)
+        """Number of output labels (classes + background when thresholding or given words)."""
+        return len(self.class_names) + self.has_background
 
     # ------------------------------------------------------------------ steps
 
@@ -225,6 +261,8 @@ class ZeroShotSegmenter:
         maps = group_maps(out.attn_soft, getattr(out, "grid", None), size)
         logits = window_logits(out.image_x, out.image_feat, maps, self.text, self.model.logit_scale,
                                bg_thresh=self.bg_thresh, topk=self.topk, gate=self.gate)
+        if self.background_words:
+            logits = fold_background_words(logits, len(self.background_words), self.bg_thresh is not None)
         if self.protocol.pamr:
             logits = pamr_refine(windows.float(), logits)
         return logits

@@ -19,6 +19,8 @@ METRICS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("object IoU", ("ade_like", "object_miou"), "ADE-like, mean over object classes"),
     ("stuff IoU", ("ade_like", "stuff_miou"), "ADE-like, mean over stuff classes"),
     ("voc mIoU, image gate", ("voc_like", "image_gate_mIoU"), "… with the official top-k gate (image embedding)"),
+    ("voc mIoU, stuff words", ("voc_like", "stuff_words_mIoU"),
+     "VOC-like, background = pixels named by the world's stuff words (no threshold)"),
     ("ade mIoU, image gate", ("ade_like", "image_gate", "miou"), "… with the official top-k gate"),
     ("object IoU, image gate", ("ade_like", "image_gate", "object_miou"), "… with the official top-k gate"),
     ("voc chance", ("voc_like", "chance_mIoU"), "VOC-like mIoU of uniformly random labels"),

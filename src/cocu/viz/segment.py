@@ -172,14 +172,15 @@ def _fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
 class PhotoSegmenter:
     """One model and one label set, for any number of photos (text embeddings computed once).
 
-    ``bg_thresh`` (0..1): pixels whose best class score is under it become background (id 0).
+    ``bg_thresh`` (0..1): pixels whose best class score is under it become background (id 0);
+    ``background_words``: names segmented like the labels whose pixels become background too.
     ``protocol``: an ``eval.protocol.Protocol`` (default `default_protocol`); ``pamr`` adds PAMR
     refinement of every window's scores (TCL's test-time setting).
     """
 
     def __init__(self, model: torch.nn.Module, labels: str | Sequence[str], bg_thresh: float | None = None, *,
                  protocol: Any | None = None, templates: Sequence[str] | None = None, pamr: bool = False,
-                 window_batch: int = 8) -> None:
+                 window_batch: int = 8, background_words: Sequence[str] = ()) -> None:
         from cocu.eval.segmenter import ZeroShotSegmenter
 
         self.names = parse_labels(labels)
@@ -193,7 +194,8 @@ class PhotoSegmenter:
         self.protocol = protocol
         self.bg_thresh = bg_thresh
         self.seg = ZeroShotSegmenter(model, self.names, templates or protocol.templates, bg_thresh,
-                                     protocol=protocol, window_batch=window_batch)
+                                     protocol=protocol, window_batch=window_batch,
+                                     background_words=background_words)
 
     @property
     def labels(self) -> list[str]:
@@ -217,7 +219,7 @@ class PhotoSegmenter:
         x = normalize(torch.from_numpy(np.array(small, dtype=np.uint8)).permute(2, 0, 1).float().to(self.seg.device),
                       self.protocol.mean, self.protocol.std)
         scores = self.seg.inference_logits(x)  # [K, h, w] at the processing size
-        offset = 0 if self.bg_thresh is not None else 1
+        offset = 0 if self.seg.has_background else 1
         mask = upsample_argmax(scores, full, offset)
         image_x = self.seg.model.encode_image(x[None]).image_x.float()
         cos = (F.normalize(image_x, dim=-1) @ self.seg.text.T)[0].cpu().tolist()
@@ -229,6 +231,7 @@ class PhotoSegmenter:
                                    labels=self.labels)
         info = {"image_size": list(full), "processed_size": list(proc),
                 "windows": windows_per_image(*proc, self.protocol), "background_threshold": self.bg_thresh,
+                "background_words": list(self.seg.background_words),
                 "pamr": self.protocol.pamr, "protocol": self.protocol.describe(),
                 "seconds": round(time.perf_counter() - start, 4), "source": photo.name}
         return SegmentationResult(mask, self.labels, dict(zip(self.names, map(float, cos))), preview, info)
@@ -237,9 +240,11 @@ class PhotoSegmenter:
 def segment_image(model: torch.nn.Module, image: PhotoSource, labels: str | Sequence[str],
                   bg_thresh: float | None = None, *, protocol: Any | None = None,
                   templates: Sequence[str] | None = None, pamr: bool = False,
-                  overlay_max_side: int = 2048, alpha: float = 0.5) -> SegmentationResult:
+                  overlay_max_side: int = 2048, alpha: float = 0.5,
+                  background_words: Sequence[str] = ()) -> SegmentationResult:
     """Zero-shot segmentation of one photo into ``labels`` (see `PhotoSegmenter`)."""
-    seg = PhotoSegmenter(model, labels, bg_thresh, protocol=protocol, templates=templates, pamr=pamr)
+    seg = PhotoSegmenter(model, labels, bg_thresh, protocol=protocol, templates=templates, pamr=pamr,
+                         background_words=background_words)
     return seg.segment(image, overlay_max_side=overlay_max_side, alpha=alpha)
 
 
