@@ -1,11 +1,11 @@
 """python docs/results/stop21_evals/summarise.py docs/results/stop21.json: the recipe (grounded, ``region_local``, 8 final
-groups, 24k samples) in fp32 on the AVX2 machine type of stops 18–19, seeds 0–4 of baseline, CoCu (#4, N = 8) and oracle,
+groups, 24k samples) in fp32 on the AVX2 machine type of stops 18–19, seeds 0–5 of baseline, CoCu (#4, N = 8) and oracle,
 with the VOC-like split scored two ways: GroupViT's threshold (``voc_miou``, background where the best class score is
 below min(0.95, the image's best)) and the world's six stuff names as background words with no threshold
 (``voc_words_miou``); ``voc_clamped``: the share of images where no group reaches 0.95 (the threshold then keeps the one
 best group), ``voc_fg_groups``: groups with foreground pixels per image (the images hold 1.72 objects on average),
 ``voc_thresh05_miou``: the threshold at 0.5 (diagnostic). Baseline and CoCu seeds 0–2 retrained stop 18's runs
-(``reproduced``)."""
+(``reproduced_stop18``: their records equal stop 18's key for key)."""
 import json, os, sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))

@@ -11,7 +11,7 @@ For RUN's last checkpoint, on the VOC-like split (whole image, groups gate):
 import json, sys
 import numpy as np, torch, torch.nn.functional as F
 from cocu.eval.datasets import get_benchmark
-from cocu.eval.metrics import IoUAccumulator, prepare_label
+from cocu.eval.metrics import IoUAccumulator
 from cocu.eval.protocol import get_protocol
 from cocu.eval.segmenter import ZeroShotSegmenter, group_maps, window_logits
 from cocu.eval.transforms import normalize, resize_uint8
@@ -23,7 +23,6 @@ voc = get_benchmark("voc_like", "final/world")
 ade = get_benchmark("ade_like", "final/world")
 objects = list(voc.prompt_classes)
 allc = list(ade.prompt_classes)
-n_obj = len(objects)
 p = get_protocol("synthetic_voc")
 seg_obj = ZeroShotSegmenter(model, objects, p.templates, None, protocol=p, device="cpu")
 seg_all = ZeroShotSegmenter(model, allc, p.templates, None, protocol=p, device="cpu")
@@ -41,7 +40,6 @@ with torch.no_grad():
         x = normalize(resize_uint8(im, im.shape[:2]), p.mean, p.std)[None]
         o = model.encode_image(x, return_feat=True, return_attn=True)
         maps = group_maps(o.attn_soft, getattr(o, "grid", None), im.shape[:2])
-        used = torch.unique(maps.argmax(1))
         for t in threshs:
             lg = window_logits(o.image_x, o.image_feat, maps, seg_obj.text, model.logit_scale,
                                bg_thresh=t, topk=seg_obj.topk, gate="groups")
