@@ -128,7 +128,8 @@ def test_background_words_equal_naming_them_then_mapping_to_background(with_bg):
 
 def test_background_words_errors():
     model = FakeGroupViT()
-    for words, match in ((["sky", " "], "empty"), (["sky", "sky"], "twice"), (["cat", "sky"], "also classes")):
+    for words, match in ((["sky", " "], "empty"), (["sky", "sky"], "twice"), (["cat", "sky"], "also classes"),
+                         (["sky", "Sky"], "twice"), ([CLASSES[0].upper(), "sky"], "also classes")):
         with pytest.raises(CocuError, match=match):
             ZeroShotSegmenter(model, CLASSES[:2], tokenizer=fake_tokenize, background_words=words)
     with pytest.raises(CocuError, match="2 classes and 1 background words"):

@@ -118,6 +118,7 @@ def test_shard_names_that_look_like_patterns(tmp_path, name):
     (["train", "--shards", "S", "--out", "O", "--warmup", "-1"], "--warmup-epochs"),
     (["train", "--shards", "S", "--out", "O", "--samples", "0"], "--samples"),
     (["train", "--shards", "S", "--out", "O", "--max-steps", "0"], "--max-steps"),
+    (["train", "--shards", "S", "--out", "O", "--logit-scale-lr", "0"], "--logit-scale-lr"),
 ])
 def test_training_numbers_are_refused_before_anything(tmp_path, capsys, argv, flag):
     argv = [a.replace("S", str(tmp_path / "s")).replace("O", str(tmp_path / "o")) if len(a) == 1 else a

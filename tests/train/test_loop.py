@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from cocu.cli import main
 from cocu.models.checkpoint import load_model
@@ -51,6 +52,12 @@ def test_train_writes_outputs_and_resumes_exactly(shards, tmp_path, caplog):
     epoch1 = load_checkpoint(tmp_path / "full" / "checkpoints" / "epoch_0001.pt")["model"]
     assert at4.keys() == epoch1.keys() and all(torch.equal(at4[k], epoch1[k]) for k in at4)
     assert list((tmp_path / "full" / "tb").glob("events.out.tfevents.*"))
+    tb = EventAccumulator(str(tmp_path / "full" / "tb"))
+    tb.Reload()
+    last = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")["model"]
+    for tag, key in (("train/temperature", "logit_scale"), ("train/multi_label_temperature", "multi_label_logit_scale")):
+        assert tb.Scalars(tag)[-1].step == 5
+        assert tb.Scalars(tag)[-1].value == pytest.approx(float(torch.exp(-last[key])), rel=1e-6)
     ref = _log(tmp_path / "full")
     assert [r["step"] for r in ref] == list(range(1, 6))
 

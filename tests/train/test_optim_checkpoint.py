@@ -14,7 +14,8 @@ from cocu.models import create_model
 from cocu.train.checkpoint import (TrainCheckpoint, find_latest, load_checkpoint, rng_state, save_checkpoint,
                                    set_rng_state)
 from cocu.train.config import make_config
-from cocu.train.optim import WarmupCosine, param_groups, scaled_lr
+from cocu.train.loop import Schedule, build_optimisation
+from cocu.train.optim import WarmupCosine, build_optimizer, param_groups, scaled_lr
 
 from .conftest import TINY
 
@@ -41,6 +42,49 @@ def test_weight_decay_groups_follow_official_rule():
     assert any("norm" in n and n.endswith("weight") for n in no_decay)
     _, extra = ([names[id(p)] for p in g["params"]] for g in param_groups(m, 0.05, no_decay_extra=True))
     assert {"logit_scale", "img_encoder.pos_embed"} <= set(extra)
+
+
+def test_logit_scales_get_their_own_rate_only_when_asked():
+    m = create_model("groupvit_tiny", **TINY)
+    names = {id(p): n for n, p in m.named_parameters()}
+    scales = {"logit_scale", "multi_label_logit_scale"}
+    assert len(param_groups(m, 0.05, logit_scale_lr=1.0)) == 2  # the official two: checkpoints resume
+    groups = param_groups(m, 0.05, logit_scale_lr=20.0)
+    assert [names[id(p)] for p in groups[2]["params"]] and {names[id(p)] for p in groups[2]["params"]} == scales
+    assert (groups[2]["weight_decay"], groups[2]["lr_scale"]) == (0.0, 20.0)
+    assert not scales & {names[id(p)] for g in groups[:2] for p in g["params"]}
+    assert sum(len(g["params"]) for g in groups) == len(names)
+
+
+def test_logit_scale_rate_moves_the_scales_that_much_faster():
+    """One AdamW step with every gradient 1: Adam's first update is lr × m̂/(√v̂ + eps) ≈ lr, so the
+    scales move by 20 × lr, undecayed, and a decayed weight by lr plus lr × wd × w (decoupled decay)."""
+    m = create_model("groupvit_tiny", **TINY)
+    opt = build_optimizer(m, lr=1e-3, weight_decay=0.05, logit_scale_lr=20.0, fused=False)
+    sched = WarmupCosine(opt, base_lr=1e-3, warmup_lr=1e-4, min_lr=1e-5, warmup_steps=4, total_steps=10)
+    assert [g["lr"] for g in opt.param_groups] == [1e-4, 1e-4, pytest.approx(2e-3)]
+    sched.step()
+    lr = sched.get_last_lr()
+    assert lr == pytest.approx(1e-4 + 9e-4 / 4) and opt.param_groups[2]["lr"] == pytest.approx(20 * lr)
+    before = {n: p.detach().clone() for n, p in m.named_parameters()}
+    for p in m.parameters():
+        p.grad = torch.ones_like(p)
+    opt.step()
+    after = dict(m.named_parameters())
+    for n in ("logit_scale", "multi_label_logit_scale"):
+        assert (before[n] - after[n]).item() == pytest.approx(20 * lr, rel=1e-6)
+    w = next(n for n, p in before.items() if p.ndim == 2)
+    expected = before[w] * (1 - lr * 0.05) - lr
+    torch.testing.assert_close(after[w].detach(), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_training_config_sets_the_logit_scale_rate():
+    m = create_model("groupvit_tiny", **TINY)
+    sched = Schedule(global_batch=4, steps_per_epoch=5, total_steps=10, warmup_steps=2)
+    cfg = make_config(None, shards="s", out="o", batch_size=4, lr=1e-3, lr_batch=4, logit_scale_lr=10.0)
+    groups = build_optimisation(cfg, m, sched).optimizer.param_groups
+    assert len(groups) == 3 and groups[2]["lr"] == pytest.approx(10 * groups[0]["lr"])
+    assert len(build_optimisation(make_config(None, shards="s", out="o"), m, sched).optimizer.param_groups) == 2
 
 
 def test_rng_state_round_trip_and_checkpoint_files(tmp_path):

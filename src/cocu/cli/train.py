@@ -66,6 +66,8 @@ FLAGS: dict[str, dict[str, str]] = {
         "samples": "total training samples (instead of --epochs)",
         "warmup_epochs": "warm-up epochs",
         "weight_decay": "AdamW weight decay",
+        "logit_scale_lr": "the two logit scales learn at this multiple of the learning rate, without weight "
+                          "decay (1 = the official rule)",
         "grad_cache_chunk": "gradient caching: embed/backprop M images at a time (exact large-batch loss)",
     },
     "system": {

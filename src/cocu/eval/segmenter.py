@@ -161,13 +161,14 @@ def fold_background_words(logits: torch.Tensor, num_words: int, has_bg: bool) ->
 
 def check_background_words(words: Sequence[str], class_names: Sequence[str]) -> list[str]:
     """The background words as a list; an empty word, a repeated one or one that is also a class
-    name is an error."""
+    name is an error (compared without case, as the labels of `cocu segment` are)."""
     words = [str(w).strip() for w in words]
     if any(not w for w in words):
         raise CocuError("a background word is empty")
-    if len(set(words)) != len(words):
+    if len({w.lower() for w in words}) != len(words):
         raise CocuError("a background word is given twice")
-    both = sorted(set(words) & set(class_names))
+    classes = {str(c).strip().lower() for c in class_names}
+    both = sorted(w for w in words if w.lower() in classes)
     if both:
         raise CocuError(f"background words that are also classes: {', '.join(both)}")
     return words

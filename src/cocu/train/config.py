@@ -64,6 +64,7 @@ class TrainConfig:
     lr: float = 1.6e-3
     lr_batch: int = 4096                # the global batch at which lr/warmup_lr/min_lr are given
     no_decay_extra: bool = False        # also no weight decay on group tokens, pos-embeds, logit scales
+    logit_scale_lr: float = 1.0         # the logit scales learn at this multiple of the lr (≠ 1: undecayed)
     warmup_lr: float = 4e-6
     min_lr: float = 4e-5
     weight_decay: float = 0.05
@@ -116,6 +117,7 @@ class TrainConfig:
                          ("grad_cache_chunk", 1)):
             require(name, getattr(self, name), at_least=lo)
         require("lr", self.lr, above=0)
+        require("logit_scale_lr", self.logit_scale_lr, above=0)
         if self.samples is None:
             require("epochs", self.epochs, above=0)
         for name in ("warmup_lr", "min_lr", "weight_decay", "warmup_epochs", "eps", "clip_grad"):

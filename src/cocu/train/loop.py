@@ -220,7 +220,7 @@ def build_optimisation(cfg: TrainConfig, model: nn.Module, sched: Schedule) -> O
     global_batch = sched.global_batch
     base_lr = scaled_lr(cfg.lr, global_batch, cfg.lr_batch)
     optimizer = build_optimizer(model, lr=base_lr, weight_decay=cfg.weight_decay, betas=tuple(cfg.betas),
-                                eps=cfg.eps, no_decay_extra=cfg.no_decay_extra)
+                                eps=cfg.eps, no_decay_extra=cfg.no_decay_extra, logit_scale_lr=cfg.logit_scale_lr)
     scheduler = WarmupCosine(optimizer, base_lr=base_lr,
                              warmup_lr=scaled_lr(cfg.warmup_lr, global_batch, cfg.lr_batch),
                              min_lr=scaled_lr(cfg.min_lr, global_batch, cfg.lr_batch),

@@ -84,6 +84,8 @@ class RunLog:
             self.writer.add_scalar(f"train/{k}", v, s)
         self.writer.add_scalar("train/lr", self.pending_meta[-1]["lr"], s)
         self.writer.add_scalar("train/temperature", 1.0 / math.exp(self.model.logit_scale.item()), s)
+        self.writer.add_scalar("train/multi_label_temperature",
+                               1.0 / math.exp(self.model.multi_label_logit_scale.item()), s)
         self.writer.add_scalar("perf/images_per_s", ips, s)
         self.writer.add_scalar("perf/data_wait_s_per_step", self.data_wait / len(rows), s)
         self.bar.set_postfix(loss=f"{last['loss']:.3f}", img_s=f"{ips:.0f}")
