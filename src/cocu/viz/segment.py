@@ -222,7 +222,8 @@ class PhotoSegmenter:
         offset = 0 if self.seg.has_background else 1
         mask = upsample_argmax(scores, full, offset)
         image_x = self.seg.model.encode_image(x[None]).image_x.float()
-        cos = (F.normalize(image_x, dim=-1) @ self.seg.text.T)[0].cpu().tolist()
+        labels_text = self.seg.text[:len(self.names)]  # the labels' rows; the background words' follow
+        cos = (F.normalize(image_x, dim=-1) @ labels_text.T)[0].cpu().tolist()
         preview = None
         if overlay_max_side:
             view_img = np.asarray(photo.image.resize(view[::-1], Image.BILINEAR)) \
@@ -234,7 +235,8 @@ class PhotoSegmenter:
                 "background_words": list(self.seg.background_words),
                 "pamr": self.protocol.pamr, "protocol": self.protocol.describe(),
                 "seconds": round(time.perf_counter() - start, 4), "source": photo.name}
-        return SegmentationResult(mask, self.labels, dict(zip(self.names, map(float, cos))), preview, info)
+        return SegmentationResult(mask, self.labels, dict(zip(self.names, map(float, cos), strict=True)), preview,
+                                  info)
 
 
 def segment_image(model: torch.nn.Module, image: PhotoSource, labels: str | Sequence[str],
