@@ -17,7 +17,7 @@ from cocu.curation.embed import embed_shards
 from cocu.curation.embstore import EmbeddingStore
 from cocu.curation.index import IndexInfo, build_index
 from cocu.curation.reference import reference_curate
-from cocu.curation.report import load_truth, score_topk, sweep_report
+from cocu.curation.report import load_truth, score_drawn, score_topk, sweep_report
 from cocu.data.sidecar import load_curation
 from cocu.errors import CocuError
 
@@ -189,6 +189,33 @@ def test_exclude_anchor_never_returns_the_anchor_itself(world, tmp_path):
     nn = sims.argmax(1)
     for i in range(0, 120, 7):
         assert sorted(cur[keys[i]].concept_ids.tolist()) == sorted(caps.row(nn[i]).tolist())
+
+
+def _archive(ids, scores, clusters):
+    from cocu.data.sidecar import ConceptArchive
+
+    n = len(ids)
+    return ConceptArchive([f"c{i}" for i in ids], np.asarray(ids, np.int32), np.zeros(n, np.float32),
+                          np.zeros(n, np.float32), np.asarray(scores, np.float32),
+                          np.asarray(clusters, np.int32), np.ones(n, np.int32))
+
+
+def test_drawn_prompts_scored_as_sets_against_the_truth():
+    # image a: true {0, 1, 5}, caption names {0}; archive c0 > c1 > c2, c0 and c1 in one cluster.
+    # plain draws c0, c1, c2 every time: precision 2/3, recall 2/4 and omitted recall 1/3 (b counts too).
+    # cluster: c2's cluster mean 1 against (9 + 8) / 2 = 8.5, so e^-7.5 ≈ 5.5e-4 (never drawn here),
+    # and inside the other cluster c0 takes 1 / (1 + e^-1) ≈ 0.73: every draw is a subset of {c0, c1}.
+    # image b has no archive: nothing drawn, its true {3} still counts in the recall.
+    cur = {"a": _archive([0, 1, 2], [9.0, 8.0, 1.0], [0, 0, 1])}
+    truth = {"a": ({0, 1, 5}, {0}), "b": ({3}, set())}
+    plain = score_drawn(cur, truth, "plain", k=3, draws=4)
+    assert plain["precision"] == pytest.approx(2 / 3) and plain["recall"] == pytest.approx(2 / 4)
+    assert plain["omitted_recall"] == pytest.approx(1 / 3) and plain["distinct"] == pytest.approx(3 / 2)
+    cluster = score_drawn(cur, truth, "cluster", k=3, draws=50, seed=1)
+    assert cluster["precision"] == 1.0                     # c2 never drawn
+    assert 1.0 < 2 * cluster["distinct"] < 2.0             # a draw holds c0 alone or c0 and c1
+    assert cluster["recall"] < plain["recall"]
+    assert score_drawn(cur, truth, "cluster", k=3, seed=2) == score_drawn(cur, truth, "cluster", k=3, seed=2)
 
 
 def test_report_and_cli(world, tmp_path, capsys):

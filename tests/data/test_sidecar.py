@@ -54,6 +54,16 @@ def test_cluster_without_replacement_draws_distinct_clusters():
     assert len(sample_cluster(r, 5, rng, replace=False)) == 3
 
 
+def test_cluster_without_replacement_skips_clusters_of_probability_zero():
+    # the t2v scores of a real curation span thousands: e^(-5000 - 2) is 0 in float64, so the
+    # third cluster can never be drawn and only two distinct clusters exist to draw from
+    r = record(["dog", "sky", "car"], [2.0, 1.0, -5000.0], [0, 1, 2])
+    assert cluster_probabilities(r)[1][2] == 0.0
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        assert sorted(sample_cluster(r, 3, rng, replace=False)) == ["dog", "sky"]
+
+
 def test_cluster_falls_back_to_plain_when_not_clustered():
     rng = np.random.default_rng(0)
     assert sample_cluster(record(["a", "b"], [2, 1], [-1, -1]), 3, rng) == ["a", "b"]

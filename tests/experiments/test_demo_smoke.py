@@ -34,6 +34,7 @@ def test_demo_smoke_end_to_end(tmp_path):
         assert f"| {name} |" in md
     assert "baseline vs cocu (N=8)" in md  # the heatmaps' caption names the models they show
     assert "isolated_groups = region_local" in md  # the settings table names the model
+    assert "drawn_distinct" in md and "| cluster |" in md  # the curation table scores the prompts CoCu draws
     # re-running resumes: nothing is retrained, the same table comes back
     before = (out / "report.json").read_text()
     assert main(["demo", "--out", str(out), "--budget", "smoke", "--device", "cpu"]) == 0

@@ -16,7 +16,8 @@ import numpy as np
 
 from cocu.curation.curate import CurateSettings, Corpus, concept_embeddings, curate_arrays, load_corpus
 from cocu.curation.embstore import EmbeddingStore
-from cocu.data.sidecar import load_curation, read_manifest
+from cocu.data.concept_sampling import SAMPLERS
+from cocu.data.sidecar import ConceptArchive, load_curation, read_manifest
 
 
 def load_truth(shards, vocab) -> dict[str, tuple[set[int], set[int]]]:
@@ -36,9 +37,13 @@ def load_truth(shards, vocab) -> dict[str, tuple[set[int], set[int]]]:
 
 def score_topk(topk: dict[str, list[int]], truth: dict[str, tuple[set[int], set[int]]]) -> dict:
     """Micro precision/recall of the top-k lists, and recall of the omitted true classes."""
+    return _micro(((set(topk.get(key, [])), true, named) for key, (true, named) in truth.items()), len(truth))
+
+
+def _micro(rows, images: int) -> dict:
+    """Micro precision / recall / omitted recall over (predicted ids, true ids, named ids) rows."""
     tp = n_pred = n_true = tp_om = n_om = 0
-    for key, (true, named) in truth.items():
-        pred = set(topk.get(key, []))
+    for pred, true, named in rows:
         omitted = true - named
         tp += len(pred & true)
         n_pred += len(pred)
@@ -46,16 +51,40 @@ def score_topk(topk: dict[str, list[int]], truth: dict[str, tuple[set[int], set[
         tp_om += len(pred & omitted)
         n_om += len(omitted)
     return {"precision": tp / n_pred if n_pred else 0.0, "recall": tp / n_true if n_true else 0.0,
-            "omitted_recall": tp_om / n_om if n_om else 0.0, "images": len(truth)}
+            "omitted_recall": tp_om / n_om if n_om else 0.0, "images": images}
 
 
-def report_from_sidecars(curation_dir, shards, vocab, k: int = 3) -> dict:
-    """One report row for an existing curation folder."""
+def score_drawn(curation: dict[str, ConceptArchive], truth: dict[str, tuple[set[int], set[int]]],
+                sampling: str, k: int, draws: int = 3, seed: int = 0) -> dict:
+    """The prompts training draws, not the archive's top k: ``draws`` seeded draws of k concepts
+    per image with ``SAMPLERS[sampling]``, each draw scored as a set (a concept drawn twice counts
+    once), micro-averaged over images and draws. ``distinct``: distinct concepts per draw.
+    Cluster sampling draws with replacement, so its draws can hold fewer concepts than the top k."""
+    rng = np.random.default_rng(seed)
+    sample = SAMPLERS[sampling]
+    drawn = []
+    for key, (true, named) in truth.items():
+        archive = curation.get(key)
+        ids = dict(zip(archive.concepts, archive.concept_ids.tolist())) if archive is not None else {}
+        for _ in range(draws):
+            pred = {ids[n] for n in sample(archive, k, rng)} if archive is not None else set()
+            drawn.append((pred, true, named))
+    out = _micro(drawn, len(truth))
+    out["distinct"] = sum(len(p) for p, _, _ in drawn) / len(drawn) if drawn else 0.0
+    return out
+
+
+def report_from_sidecars(curation_dir, shards, vocab, k: int = 3, sampling: str | None = None) -> dict:
+    """One report row for an existing curation folder: its top-k concepts, and with ``sampling``
+    also the concepts that sampler draws (`score_drawn`, keys ``drawn_*``)."""
     cur = load_curation(curation_dir)
     m = read_manifest(curation_dir)
+    truth = load_truth(shards, vocab)
     row = {"expansion": m.get("expansion"), "ranking": m.get("ranking"), "N": m.get("neighbours"), "k": k}
-    row.update(score_topk({key: c.concept_ids[:k].tolist() for key, c in cur.items()},
-                          load_truth(shards, vocab)))
+    row.update(score_topk({key: c.concept_ids[:k].tolist() for key, c in cur.items()}, truth))
+    if sampling is not None:
+        drawn = score_drawn(cur, truth, sampling, k)
+        row.update({f"drawn_{key}": drawn[key] for key in ("precision", "recall", "omitted_recall", "distinct")})
     return row
 
 

@@ -47,14 +47,15 @@ def sample_cluster(record: ConceptArchive, k: int, rng: np.random.Generator, *,
     """⑥ Draw k clusters by score, then one concept inside each by score.
 
     replace=True is the official behaviour (a cluster, and so a concept, may repeat);
-    replace=False draws min(k, n_clusters) distinct clusters for more diverse prompts.
+    replace=False draws min(k, n) distinct clusters for more diverse prompts, n the clusters
+    whose probability is not 0 in float64 (t2v scores span thousands, so e^(s - max) underflows).
     """
     if len(record) == 0:
         return []
     if (record.cluster < 0).any() or len(np.unique(record.cluster)) < 2:
         return sample_plain(record, k)
     labels, p = cluster_probabilities(record)
-    n_draw = k if replace else min(k, len(labels))
+    n_draw = k if replace else min(k, int(np.count_nonzero(p)))
     drawn = rng.choice(len(labels), size=n_draw, replace=replace, p=p)
     out = []
     for ci in drawn:

@@ -35,8 +35,9 @@ def _curation_quality(pipe: SyntheticPipeline, regimes: list[Regime], k: int) ->
     for regime in regimes:
         if not regime.curated:
             continue
-        r = report_from_sidecars(pipe.curation(regime), pipe.shards, pipe.vocab(), k=k)
-        rows.append({"curation": f"{regime.expansion}/{regime.ranking}", "N": regime.neighbours,
+        r = report_from_sidecars(pipe.curation(regime), pipe.shards, pipe.vocab(), k=k, sampling=regime.sampling)
+        rows.append({"curation": f"{regime.expansion}/{regime.ranking}", "sampling": regime.sampling,
+                     "N": regime.neighbours,
                      **{key: r[key] for key in r if isinstance(r[key], (int, float))}})
     return rows
 
@@ -207,7 +208,10 @@ def _add_curation_and_settings(rep: Any, pipe: SyntheticPipeline, regimes: list[
     if quality:
         rep.section("Curation quality").text(
             f"Top-{pipe.budget.multi_label} curated concepts of every training image against its "
-            "true classes; 'omitted' = classes the caption left out.")
+            "true classes; 'omitted' = classes the caption left out. The drawn_ columns score the "
+            f"{pipe.budget.multi_label} concepts the regime's sampler draws for a training step (three seeded "
+            "draws per image; drawn_distinct: distinct concepts per draw, as cluster sampling draws with "
+            "replacement).")
         rep.table(quality)
     rep.section("Settings and timings")
     objectives = list(dict.fromkeys(r.get("objective", "paper") for r in records))
