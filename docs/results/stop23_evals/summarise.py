@@ -3,7 +3,8 @@
 curated concepts drawn by ⑤ plain sampling (the top 3, as the released CoCu code trains) instead of ⑥ cluster
 sampling (the official, disabled k-means draw: clusters with replacement), seeds 0–5, paired by seed with stop 22's
 baseline, CoCu (⑥) and oracle runs; ``"scales × 1"``: the same change in stop 21's recipe, seeds 0–5
-(the scales at the learning rate), paired with stop 21's runs; ``reproduced_stop22``: stop 22's CoCu seed 0
+(the scales at the learning rate), paired with stop 21's runs (it is stop 18's ablation #3, whose seeds 0–2 it
+reproduces: ``reproduced_stop18_a3``); ``reproduced_stop22``: stop 22's CoCu seed 0
 retrained in this session, key by key against its record."""
 import json, os, sys
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,6 +37,11 @@ mine = json.load(open(f"{HERE}/repro-ls20-cocu-s0.json"))
 theirs = json.load(open(f"{HERE}/../stop22_evals/ls20-cocu-s0.json"))
 out["reproduced_stop22"] = {"run": "ls20-cocu-s0", "keys": len(mine),
                             "equal": all(theirs[k] == v for k, v in mine.items())}
+# CoCu ⑤ in the default recipe is stop 18's ablation #3 (②④⑤): seeds 0–2 retrained, key by key against its records
+a3 = {s: json.load(open(f"{HERE}/../stop18_evals/a3-s{s}.json")) for s in range(3)}
+g8p = seed_stats.recs(HERE, "g8p-cocu", range(3))
+out["reproduced_stop18_a3"] = {"seeds": sorted(g8p), "equal": all(
+    g8p[s][k] == v for s in g8p for k, v in a3[s].items())}
 json.dump(out, open(sys.argv[1], "w"), indent=1, ensure_ascii=False)
 seed_stats.print_section(out)
 for k, p in out["paired"].items():
