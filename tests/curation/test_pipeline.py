@@ -203,10 +203,10 @@ def _archive(ids, scores, clusters):
 def test_drawn_prompts_scored_as_sets_against_the_truth():
     # image a: true {0, 1, 5}, caption names {0}; archive c0 > c1 > c2, c0 and c1 in one cluster.
     # plain draws c0, c1, c2 every time: precision 2/3, recall 2/4 and omitted recall 1/3 (b counts too).
-    # cluster: c2's cluster mean 1 against (9 + 8) / 2 = 8.5, so e^-7.5 ≈ 5.5e-4 (never drawn here),
+    # cluster: c2's cluster mean -20 against (9 + 8) / 2 = 8.5, so e^-28.5 ≈ 4e-13 (never drawn),
     # and inside the other cluster c0 takes 1 / (1 + e^-1) ≈ 0.73: every draw is a subset of {c0, c1}.
     # image b has no archive: nothing drawn, its true {3} still counts in the recall.
-    cur = {"a": _archive([0, 1, 2], [9.0, 8.0, 1.0], [0, 0, 1])}
+    cur = {"a": _archive([0, 1, 2], [9.0, 8.0, -20.0], [0, 0, 1])}
     truth = {"a": ({0, 1, 5}, {0}), "b": ({3}, set())}
     plain = score_drawn(cur, truth, "plain", k=3, draws=4)
     assert plain["precision"] == pytest.approx(2 / 3) and plain["recall"] == pytest.approx(2 / 4)
