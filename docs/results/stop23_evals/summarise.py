@@ -22,17 +22,16 @@ out = {"note": "stop 22's recipe (--logit-scale-lr 20) with CoCu's concepts draw
        **seed_stats.section(HERE, ARMS, PAIRS, keys=KEYS)}
 for key in ("miou", "voc_miou", "voc_words_miou"):
     out[f"gap_share ({key})"] = seed_stats.gap_share(out["paired"], "CoCu ⑤ − baseline", "oracle − baseline", key)
-out["scales × 1"] = {} if len(seed_stats.recs(HERE, "g8p-cocu")) < 2 else {
+out["scales × 1"] = {
     "CoCu ⑤": seed_stats.summary(HERE, "g8p-cocu", keys=COMMON),
     "CoCu ⑤ − CoCu ⑥": seed_stats.paired(HERE, "g8p-cocu", "../stop21_evals/g8-cocu", keys=COMMON),
     "CoCu ⑤ − baseline": seed_stats.paired(HERE, "g8p-cocu", "../stop21_evals/g8-baseline", keys=COMMON),
     "oracle − CoCu ⑤": seed_stats.paired(HERE, "../stop21_evals/g8-oracle", "g8p-cocu", keys=COMMON),
     "oracle − baseline": seed_stats.paired(HERE, "../stop21_evals/g8-oracle", "../stop21_evals/g8-baseline",
                                            keys=COMMON)}
-if out["scales × 1"]:
-    for key in ("miou", "voc_miou", "voc_words_miou"):
-        out["scales × 1"][f"gap_share ({key})"] = seed_stats.gap_share(out["scales × 1"], "CoCu ⑤ − baseline",
-                                                                        "oracle − baseline", key)
+for key in ("miou", "voc_miou", "voc_words_miou"):
+    out["scales × 1"][f"gap_share ({key})"] = seed_stats.gap_share(out["scales × 1"], "CoCu ⑤ − baseline",
+                                                                    "oracle − baseline", key)
 mine = json.load(open(f"{HERE}/repro-ls20-cocu-s0.json"))
 theirs = json.load(open(f"{HERE}/../stop22_evals/ls20-cocu-s0.json"))
 out["reproduced_stop22"] = {"run": "ls20-cocu-s0", "keys": len(mine),

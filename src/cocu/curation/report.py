@@ -65,10 +65,11 @@ def score_drawn(curation: dict[str, ConceptArchive], truth: dict[str, tuple[set[
     drawn = []
     for key, (true, named) in truth.items():
         archive = curation.get(key)
-        ids = dict(zip(archive.concepts, archive.concept_ids.tolist())) if archive is not None else {}
-        for _ in range(draws):
-            pred = {ids[n] for n in sample(archive, k, rng)} if archive is not None else set()
-            drawn.append((pred, true, named))
+        if archive is None:  # nothing to draw from: its true classes still count in the recall
+            drawn += [(set(), true, named)] * draws
+            continue
+        ids = dict(zip(archive.concepts, archive.concept_ids.tolist()))
+        drawn += [({ids[n] for n in sample(archive, k, rng)}, true, named) for _ in range(draws)]
     out = _micro(drawn, len(truth))
     out["distinct"] = sum(len(p) for p, _, _ in drawn) / len(drawn) if drawn else 0.0
     return out
