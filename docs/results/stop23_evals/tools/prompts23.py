@@ -1,7 +1,8 @@
 """python prompts23.py OUT.json (in stop 21's scratch folder): what the K extra prompts of a training step name, per
 prompt source, against the synthetic world's true classes: precision, prompts and distinct concepts per image, recall
 of the objects, of the objects the caption omitted, and of the stuff. Three seeded draws per training image, K = 3 and
-5; curated sources read the CoCu curation (vision, t2v, N = 8) with the training samplers (⑤ plain, ⑥ cluster)."""
+5; curated sources read the CoCu curation (vision, t2v, N = 8) with the training samplers (⑤ plain, ⑥ cluster);
+``archives``: the archives' size, the share clustered (≥ 2 clusters), of those the share with two, the score range."""
 import json, sys
 import numpy as np
 from cocu.curation.report import load_truth
@@ -43,4 +44,12 @@ for k in (3, 5):
             "distinct_per_image": round(c["distinct"] / draws, 2), "object_recall": round(c["obj"] / c["n_obj"], 3),
             "omitted_object_recall": round(c["om"] / c["n_om"], 3), "stuff_recall": round(c["st"] / c["n_st"], 3)}
         print(f"K = {k}, {name}", out[f"K = {k}, {name}"], flush=True)
+# the archives themselves: size, how many are clustered (two clusters or more) and into how many, the score range
+clusters = np.array([len(set(a.cluster.tolist())) if len(a) and (a.cluster >= 0).all() else 0 for a in cur.values()])
+scores = np.concatenate([a.score for a in cur.values()])
+out["archives"] = {"concepts_mean": round(float(np.mean([len(a) for a in cur.values()])), 2),
+                   "clustered": round(float((clusters >= 2).mean()), 3),
+                   "two_clusters_of_clustered": round(float((clusters == 2).sum() / (clusters >= 2).sum()), 3),
+                   "score_min": round(float(scores.min()), 1), "score_max": round(float(scores.max()), 1)}
+print(out["archives"])
 json.dump(out, open(sys.argv[1], "w"), indent=1, ensure_ascii=False)
