@@ -17,7 +17,7 @@ from cocu.curation.embed import embed_shards
 from cocu.curation.embstore import EmbeddingStore
 from cocu.curation.index import IndexInfo, build_index
 from cocu.curation.reference import reference_curate
-from cocu.curation.report import load_truth, score_drawn, score_topk, sweep_report
+from cocu.curation.report import load_truth, report_from_sidecars, score_drawn, score_topk, sweep_report
 from cocu.data.sidecar import load_curation
 from cocu.errors import CocuError
 
@@ -239,6 +239,19 @@ def test_report_and_cli(world, tmp_path, capsys):
     assert "curated 120 anchors" in text and "omitted" in text
     assert (tmp_path / "cli" / "concept_emb.npy").exists()
     assert main(["curate", "--emb", emb, "--out", out, "--vocab", vf, "--neighbours", "8"]) == 2
+    # the drawn prompts: --sampling needs --report, cluster sampling needs the clusters
+    assert main(["curate", "--emb", emb, "--out", out + "2", "--vocab", vf, "--sampling", "plain"]) == 2
+    assert main(["curate", "--emb", emb, "--out", out + "2", "--vocab", vf, "--sampling", "cluster",
+                 "--report", str(world["world"] / "train")]) == 2
+    assert not (tmp_path / "cli2").exists()
+    capsys.readouterr()
+    assert main(["curate", "--emb", emb, "--out", out + "2", "--vocab", vf, "--neighbours", "4", "--clusters",
+                 "--sampling", "cluster", "--report", str(world["world"] / "train")]) == 0
+    assert "drawn_distinct" in capsys.readouterr().out
+    # the truth read once by the caller gives the row the shards give
+    row = report_from_sidecars(out + "2", world["shards"], vocab, sampling="cluster")
+    assert report_from_sidecars(out + "2", None, vocab, sampling="cluster", truth=truth) == row
+    assert row["drawn_distinct"] <= 3 and row["images"] == 120
     assert main(["index", "--emb", str(tmp_path / "nothing")]) == 2
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from cocu.data.concept_sampling import SAMPLERS
 from cocu.errors import CocuError
 from cocu.cli.flags import (add_device, add_extraction, add_shard_flags, add_vocab, float_above, float_at_least,
                              int_at_least)
@@ -107,6 +108,10 @@ def cmd_curate(args: argparse.Namespace) -> int:
     from cocu.curation.curate import CurateSettings, curate
     from cocu.curation.index import default_index_path
 
+    if args.sampling and not args.report:
+        raise CocuError("--sampling scores the drawn prompts in --report's table; add --report SHARDS")
+    if args.sampling == "cluster" and not args.clusters:
+        raise CocuError("--sampling cluster draws from the archives' k-means clusters; add --clusters")
     settings = CurateSettings(expansion=args.expansion, ranking=args.ranking, neighbours=args.neighbours,
                               clusters=args.clusters, exclude_anchor=args.exclude_anchor,
                               prompt=args.prompt, block_size=args.block_size)
@@ -135,7 +140,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
     if args.report:
         from cocu.curation.report import format_table, report_from_sidecars
 
-        rows = [report_from_sidecars(args.out, args.report, vocab, k=args.k)]
+        rows = [report_from_sidecars(args.out, args.report, vocab, k=args.k, sampling=args.sampling)]
         print(format_table(rows))
     return 0
 
@@ -226,6 +231,9 @@ def _register_curate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", default=None, metavar="SHARDS",
                    help="afterwards, print concept precision/recall against these shards' true classes")
     p.add_argument("--k", type=int_at_least(1), default=3, help="top-k concepts evaluated by --report")
+    p.add_argument("--sampling", choices=tuple(SAMPLERS), default=None,
+                   help="--report also scores the k concepts this sampler draws per image (drawn_ columns; "
+                        "cluster needs --clusters)")
     add_shard_flags(p)
     p.set_defaults(func=cmd_curate)
 

@@ -75,12 +75,14 @@ def score_drawn(curation: dict[str, ConceptArchive], truth: dict[str, tuple[set[
     return out
 
 
-def report_from_sidecars(curation_dir, shards, vocab, k: int = 3, sampling: str | None = None) -> dict:
+def report_from_sidecars(curation_dir, shards, vocab, k: int = 3, sampling: str | None = None,
+                         truth: dict[str, tuple[set[int], set[int]]] | None = None) -> dict:
     """One report row for an existing curation folder: its top-k concepts, and with ``sampling``
-    also the concepts that sampler draws (`score_drawn`, keys ``drawn_*``)."""
+    also the concepts that sampler draws (`score_drawn`, keys ``drawn_*``). ``truth``: `load_truth`'s
+    result when the caller already has it (several curations scored against the same shards)."""
     cur = load_curation(curation_dir)
     m = read_manifest(curation_dir)
-    truth = load_truth(shards, vocab)
+    truth = load_truth(shards, vocab) if truth is None else truth
     row = {"expansion": m.get("expansion"), "ranking": m.get("ranking"), "N": m.get("neighbours"), "k": k}
     row.update(score_topk({key: c.concept_ids[:k].tolist() for key, c in cur.items()}, truth))
     if sampling is not None:
@@ -123,10 +125,15 @@ def sweep_report(emb_dir, shards, vocab, *, neighbours=(8, 16, 32), k: int = 3,
 
 
 def format_table(rows: list[dict]) -> str:
+    """The rows as a fixed-width text table; the ``drawn_*`` columns when the rows have them."""
+    drawn = [f"drawn_{key}" for key in ("precision", "recall", "omitted_recall", "distinct")]
+    drawn = drawn if rows and all(key in r for r in rows for key in drawn) else []
     head = f"{'expansion':<10} {'ranking':<7} {'N':>3} {'k':>2} {'precision':>9} {'recall':>7} {'omitted':>8}"
+    head += "".join(f" {key:>{len(key)}}" for key in drawn)
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(f"{r['expansion']!s:<10} {r['ranking']!s:<7} {r['N']!s:>3} {r['k']:>2} "
-                     f"{r['precision']:>9.3f} {r['recall']:>7.3f} {r['omitted_recall']:>8.3f}")
+                     f"{r['precision']:>9.3f} {r['recall']:>7.3f} {r['omitted_recall']:>8.3f}"
+                     + "".join(f" {r[key]:>{len(key)}.3f}" for key in drawn))
     return "\n".join(lines)
 

@@ -29,13 +29,17 @@ BACKGROUND_COLUMNS = ["model", "N", "voc mIoU", "voc mIoU, stuff words"]
 
 def _curation_quality(pipe: SyntheticPipeline, regimes: list[Regime], k: int) -> list[dict[str, Any]]:
     """Precision/recall of every curated regime's top-k concepts against the true classes."""
-    from cocu.curation.report import report_from_sidecars
+    from cocu.curation.report import load_truth, report_from_sidecars
 
+    curated = [r for r in regimes if r.curated]
+    if not curated:
+        return []
+    vocab = pipe.vocab()
+    truth = load_truth(pipe.shards, vocab)  # read the training shards once for every regime
     rows = []
-    for regime in regimes:
-        if not regime.curated:
-            continue
-        r = report_from_sidecars(pipe.curation(regime), pipe.shards, pipe.vocab(), k=k, sampling=regime.sampling)
+    for regime in curated:
+        r = report_from_sidecars(pipe.curation(regime), pipe.shards, vocab, k=k, sampling=regime.sampling,
+                                 truth=truth)
         rows.append({"curation": f"{regime.expansion}/{regime.ranking}", "sampling": regime.sampling,
                      "N": regime.neighbours,
                      **{key: r[key] for key in r if isinstance(r[key], (int, float))}})
