@@ -8,7 +8,8 @@ import math
 import os
 import statistics as st
 
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}  # two-sided 95 % t quantiles by df
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+       11: 2.201}  # two-sided 95 % t quantiles by df
 KEYS = ("miou", "voc_miou", "object_miou", "stuff_miou", "grouping_miou", "naming_accuracy", "groups_in_use")
 # the records since stop 17 (``diag17.py``): zero-shot keys with the synthetic protocol's gate ("groups") and, for
 # ``image_*`` / ``voc_image_miou``, the official one (the image embedding), plus the object-only diagnostics
