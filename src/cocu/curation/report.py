@@ -54,6 +54,9 @@ def _micro(rows, images: int) -> dict:
             "omitted_recall": tp_om / n_om if n_om else 0.0, "images": images}
 
 
+DRAWN_SCORES = ("precision", "recall", "omitted_recall", "distinct")  # score_drawn's keys in a report row, as drawn_*
+
+
 def score_drawn(curation: dict[str, ConceptArchive], truth: dict[str, tuple[set[int], set[int]]],
                 sampling: str, k: int, draws: int = 3, seed: int = 0) -> dict:
     """The prompts training draws, not the archive's top k: ``draws`` seeded draws of k concepts
@@ -87,7 +90,7 @@ def report_from_sidecars(curation_dir, shards, vocab, k: int = 3, sampling: str 
     row.update(score_topk({key: c.concept_ids[:k].tolist() for key, c in cur.items()}, truth))
     if sampling is not None:
         drawn = score_drawn(cur, truth, sampling, k)
-        row.update({f"drawn_{key}": drawn[key] for key in ("precision", "recall", "omitted_recall", "distinct")})
+        row.update({f"drawn_{key}": drawn[key] for key in DRAWN_SCORES})
     return row
 
 
@@ -126,7 +129,7 @@ def sweep_report(emb_dir, shards, vocab, *, neighbours=(8, 16, 32), k: int = 3,
 
 def format_table(rows: list[dict]) -> str:
     """The rows as a fixed-width text table; the ``drawn_*`` columns when the rows have them."""
-    drawn = [f"drawn_{key}" for key in ("precision", "recall", "omitted_recall", "distinct")]
+    drawn = [f"drawn_{key}" for key in DRAWN_SCORES]
     drawn = drawn if rows and all(key in r for r in rows for key in drawn) else []
     head = f"{'expansion':<10} {'ranking':<7} {'N':>3} {'k':>2} {'precision':>9} {'recall':>7} {'omitted':>8}"
     head += "".join(f" {key:>{len(key)}}" for key in drawn)
